@@ -1,0 +1,1 @@
+"""Listener: sockets in, raw frames to Kafka, replies out once Kafka has them."""

@@ -1,0 +1,1 @@
+"""Processors: Faust agents decoding raw frames into positions, alerts and telemetry."""

@@ -1,0 +1,1 @@
+"""Pure (sans-IO) protocol codecs shared by the listener and the processors."""

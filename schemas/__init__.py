@@ -1,0 +1,1 @@
+"""Record types, their encodings, topic names and the ClickHouse DDL."""

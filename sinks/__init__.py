@@ -1,0 +1,1 @@
+"""Sinks: batch inserts from Kafka into ClickHouse."""

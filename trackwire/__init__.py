@@ -1,0 +1,1 @@
+"""Command line and settings shared by every stage."""

@@ -1,0 +1,44 @@
+"""Settings shared by every stage, from environment variables (prefix TRACKWIRE_) or CLI options.
+
+pydantic-settings gives typed parsing and a precise message for a bad value, so a bad config fails
+at start saying what to fix. KAFKA_BOOTSTRAP_SERVERS, the conventional name, is accepted too.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACKWIRE_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, host:port[,host:port]",
+    )
+    topic_prefix: str = Field(
+        default="trackwire.",
+        validation_alias=AliasChoices("TRACKWIRE_TOPIC_PREFIX"),
+        description="Prefix of every topic name, to share a cluster",
+    )
+
+
+class ConfigError(SystemExit):
+    """Raised for bad configuration: exits with status 2 and a message that says what to fix."""
+
+    def __init__(self, message: str):
+        super().__init__(f"trackwire: configuration error: {message}")
+
+
+def load(settings_cls: type[BaseSettings], **overrides) -> BaseSettings:
+    """Build settings from env + explicit overrides (CLI), turning validation errors into ConfigError."""
+    try:
+        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(problems) from None
