@@ -40,5 +40,91 @@ def topics(bootstrap_servers: str | None, topic_prefix: str | None) -> None:
     run_topics(bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
 
 
+def _listener_options(fn):
+    options = [
+        click.option("--host", default=None, help="Address for TCP+UDP (default 0.0.0.0)."),
+        click.option("--port", type=int, default=None, help="Device port, TCP and UDP (default 8888)."),
+        click.option("--http-port", type=int, default=None, help="Metrics/health port (default 9100)."),
+        click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers."),
+        click.option("--allowlist/--no-allowlist", "allowlist_enabled", default=None,
+                     help="Only accept devices registered with `trackwire devices add`."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@_listener_options
+def listen(host, port, http_port, bootstrap_servers, allowlist_enabled) -> None:
+    """Serve devices on one port (TCP and UDP), publishing every frame to Kafka."""
+    from listener.main import run_listen
+    from listener.settings import ListenerSettings
+    from trackwire import logs
+    from trackwire.settings import KafkaSettings, load
+
+    logs.configure()
+    settings = load(ListenerSettings, host=host, port=port, http_port=http_port, allowlist_enabled=allowlist_enabled)
+    kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
+    run_listen(settings, kafka)
+
+
+@main.group()
+def devices() -> None:
+    """Manage the device allow-list (a compacted Kafka topic shared by all listeners)."""
+
+
+@devices.command("add")
+@click.argument("device_id")
+@click.option("--name", "display_name", default=None, help="Display name.")
+@click.option("--group", default=None, help="Group (e.g. care home, fleet).")
+@click.option("--bootstrap-servers", default=None)
+def devices_add(device_id, display_name, group, bootstrap_servers) -> None:
+    """Register DEVICE_ID (IMEI or watch id)."""
+    import asyncio
+
+    from listener.devices import DeviceSettings, put_device
+    from listener.main import topic_names
+    from trackwire.settings import KafkaSettings, load
+
+    kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
+    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id,
+                           DeviceSettings(display_name=display_name, group=group)))
+    click.echo(f"registered {device_id}")
+
+
+@devices.command("remove")
+@click.argument("device_id")
+@click.option("--bootstrap-servers", default=None)
+def devices_remove(device_id, bootstrap_servers) -> None:
+    """Remove DEVICE_ID from the allow-list."""
+    import asyncio
+
+    from listener.devices import put_device
+    from listener.main import topic_names
+    from trackwire.settings import KafkaSettings, load
+
+    kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
+    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id, None))
+    click.echo(f"removed {device_id}")
+
+
+@devices.command("list")
+@click.option("--bootstrap-servers", default=None)
+def devices_list(bootstrap_servers) -> None:
+    """Print registered devices, one JSON object per line."""
+    import asyncio
+    import json
+    from dataclasses import asdict
+
+    from listener.devices import list_devices
+    from listener.main import topic_names
+    from trackwire.settings import KafkaSettings, load
+
+    kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
+    for device_id, settings in sorted(asyncio.run(list_devices(kafka.bootstrap_servers, topic_names(kafka).devices)).items()):
+        click.echo(json.dumps({"device_id": device_id, **{k: v for k, v in asdict(settings).items() if v is not None}}))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,144 @@
+"""What happens to one frame between the socket and Kafka, shared by TCP and UDP.
+
+The codec identifies the device and computes the reply; the frame goes to the raw-frames topic in
+an envelope; the reply is released only after Kafka acknowledged. Bad input is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from listener import metrics
+from listener.devices import DeviceRegistry
+from listener.publisher import FramePublisher
+from protocols.base import Codec, Session, Transport
+from schemas.envelopes import DeadLetter, RawFrame
+
+log = logging.getLogger(__name__)
+
+MAX_DEAD_LETTER_TASKS = 1000  # dead letters are best effort; beyond this many pending we count and drop
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    raw_frames: str
+    dead_letters: str
+    commands: str
+    devices: str
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A frame ready for Kafka, with the reply to release once it is acknowledged."""
+
+    key: bytes
+    value: bytes
+    reply: bytes | None
+    protocol: str
+    device_id: str | None
+
+
+@dataclass(slots=True)
+class Rejected:
+    reason: str
+    device_id: str | None
+
+
+class Ingest:
+    def __init__(
+        self,
+        publisher: FramePublisher,
+        topics: TopicNames,
+        listener_id: str,
+        devices: DeviceRegistry | None,
+    ) -> None:
+        self.publisher = publisher
+        self.topics = topics
+        self.listener_id = listener_id
+        self.devices = devices
+        self._ids = itertools.count(1)
+        self._dead_letter_tasks: set[asyncio.Task] = set()
+
+    def new_connection_id(self) -> str:
+        return f"{self.listener_id}-{next(self._ids)}"
+
+    def prepare(
+        self,
+        codec: Codec,
+        session: Session,
+        frame: bytes,
+        *,
+        connection_id: str,
+        sequence: int,
+        peer: str,
+    ) -> Outgoing | Rejected:
+        now = datetime.now(timezone.utc)
+        decoded = codec.decode(frame, session, now)
+        device_id = decoded.device_id or session.device_id
+        if decoded.error:
+            metrics.ERRORS.labels("decode").inc()
+            self.dead_letter(decoded.error, frame, protocol=codec.name, device_id=device_id, peer=peer)
+            return Rejected(decoded.error, device_id)
+        if self.devices is not None and device_id is not None and not self.devices.is_registered(device_id):
+            reason = f"device {device_id} is not registered (allow-list is on)"
+            metrics.ERRORS.labels("unregistered").inc()
+            self.dead_letter(reason, frame, protocol=codec.name, device_id=device_id, peer=peer)
+            return Rejected(reason, device_id)
+        envelope = RawFrame(
+            frame_id=f"{connection_id}-{sequence}",
+            received_at_ms=int(now.timestamp() * 1000),
+            transport=session.transport.value,
+            peer=peer,
+            listener_id=self.listener_id,
+            connection_id=connection_id,
+            protocol=codec.name,
+            device_id=device_id,
+            data=frame,
+        )
+        key = (device_id or connection_id).encode()
+        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, device_id)
+
+    def dead_letter(
+        self,
+        reason: str,
+        data: bytes,
+        *,
+        protocol: str | None = None,
+        device_id: str | None = None,
+        peer: str | None = None,
+    ) -> None:
+        """Send to the dead-letter topic in the background; never blocks the socket path."""
+        label = reason.split(":", 1)[0][:60]
+        metrics.DEAD_LETTERS.labels(label).inc()
+        if len(self._dead_letter_tasks) >= MAX_DEAD_LETTER_TASKS:
+            metrics.ERRORS.labels("dead_letter_overflow").inc()
+            log.warning("dead-letter backlog full, not kept: %s from %s", reason, peer)
+            return
+        record = DeadLetter(
+            stage="listener", reason=reason, data=data, at_ms=int(time.time() * 1000),
+            protocol=protocol, device_id=device_id, peer=peer,
+        )
+        key = device_id.encode() if device_id else None
+        task = asyncio.ensure_future(self._send_dead_letter(key, record))
+        self._dead_letter_tasks.add(task)
+        task.add_done_callback(self._dead_letter_tasks.discard)
+
+    async def _send_dead_letter(self, key: bytes | None, record: DeadLetter) -> None:
+        try:
+            await self.publisher.send_and_wait(self.topics.dead_letters, key, record.to_msgpack())
+        except Exception as exc:  # noqa: BLE001 - best effort; logged with the reason and peer
+            metrics.ERRORS.labels("dead_letter_failed").inc()
+            log.warning("could not dead-letter %r from %s: %r", record.reason, record.peer, exc)
+
+    async def drain_dead_letters(self, timeout_s: float) -> None:
+        if self._dead_letter_tasks:
+            await asyncio.wait(list(self._dead_letter_tasks), timeout=timeout_s)
+
+
+def transport_label(transport: Transport) -> str:
+    return transport.value
