@@ -18,18 +18,11 @@ from listener.devices import DeviceRegistry
 from listener.publisher import FramePublisher
 from protocols.base import Codec, Session, Transport
 from schemas.envelopes import DeadLetter, RawFrame
+from schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
 MAX_DEAD_LETTER_TASKS = 1000  # dead letters are best effort; beyond this many pending we count and drop
-
-
-@dataclass(frozen=True, slots=True)
-class TopicNames:
-    raw_frames: str
-    dead_letters: str
-    commands: str
-    devices: str
 
 
 @dataclass(slots=True)
@@ -45,6 +38,8 @@ class Outgoing:
 
 @dataclass(slots=True)
 class Rejected:
+    """Not published and not acknowledged: the device is not on the allow-list."""
+
     reason: str
     device_id: str | None
 
@@ -81,9 +76,10 @@ class Ingest:
         decoded = codec.decode(frame, session, now)
         device_id = decoded.device_id or session.device_id
         if decoded.error:
+            # The frame is still published: the processors dead-letter it with its envelope, and a
+            # device that gets no ack for a malformed alarm would repeat it forever.
             metrics.ERRORS.labels("decode").inc()
-            self.dead_letter(decoded.error, frame, protocol=codec.name, device_id=device_id, peer=peer)
-            return Rejected(decoded.error, device_id)
+            log.debug("frame from %s does not decode: %s", peer, decoded.error)
         if self.devices is not None and device_id is not None and not self.devices.is_registered(device_id):
             reason = f"device {device_id} is not registered (allow-list is on)"
             metrics.ERRORS.labels("unregistered").inc()

@@ -6,23 +6,18 @@ import asyncio
 import logging
 import signal
 
-from listener.ingest import TopicNames
 from listener.server import ListenerServer
 from listener.settings import ListenerSettings
-from schemas import topics as topic_layout
+from schemas.topics import TopicNames
+from schemas.topics import topic_names as _names
 from trackwire.settings import KafkaSettings
+from trackwire.topics_cmd import ensure_topics
 
 log = logging.getLogger(__name__)
 
 
 def topic_names(kafka: KafkaSettings) -> TopicNames:
-    names = topic_layout.topic_names(kafka.topic_prefix)
-    return TopicNames(
-        raw_frames=names.raw_frames,
-        dead_letters=names.dead_letters,
-        commands=names.commands,
-        devices=names.devices,
-    )
+    return _names(kafka.topic_prefix)
 
 
 async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio.Event | None = None) -> None:
@@ -30,7 +25,8 @@ async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await topic_layout.ensure_topics_for(kafka)
+    for action in await ensure_topics(kafka):
+        log.info("topic %s", action)
     server = ListenerServer(settings, kafka.bootstrap_servers, topic_names(kafka))
     async with server:
         if ready is not None:

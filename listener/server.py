@@ -19,13 +19,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from listener import metrics
 from listener.commands import CommandFollower
 from listener.devices import DeviceRegistry
-from listener.ingest import Ingest, TopicNames
+from listener.ingest import Ingest
 from listener.publisher import FramePublisher
 from listener.settings import ListenerSettings
 from listener.tcp import TcpConnection
 from listener.udp import UdpEndpoint
 from protocols.base import Command
 from schemas.envelopes import DownlinkCommand
+from schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

@@ -146,11 +146,11 @@ class TcpConnection(asyncio.Protocol):
         self._queue_ready.set()
 
     def _on_rejected(self, rejected: Rejected) -> None:
-        if rejected.reason.startswith("device ") and "not registered" in rejected.reason:
-            self._rejections += 1
-            if self._rejections >= self.server.settings.allowlist_max_rejected_frames:
-                log.info("closing %s: %s", self.peer, rejected.reason)
-                self.close()
+        # Only the allow-list rejects a frame; after a few, the device is told nothing more.
+        self._rejections += 1
+        if self._rejections >= self.server.settings.allowlist_max_rejected_frames:
+            log.info("closing %s: %s", self.peer, rejected.reason)
+            self.close()
 
     # -- publishing and acknowledging -------------------------------------------------------
     async def _publish_loop(self) -> None:

@@ -1,0 +1,65 @@
+"""A listener on ephemeral ports in the test's event loop, wired to the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from listener.server import ListenerServer
+from listener.settings import ListenerSettings
+from schemas.envelopes import DeadLetter, RawFrame
+from schemas.topics import TopicNames, topic_names
+from trackwire.settings import KafkaSettings
+from trackwire.topics_cmd import ensure_topics
+
+
+@contextlib.asynccontextmanager
+async def running_listener(bootstrap: str, prefix: str, **overrides):
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix, topic_partitions=1)
+    await ensure_topics(kafka)
+    settings = ListenerSettings(host="127.0.0.1", port=0, http_host="127.0.0.1", http_port=0,
+                                instance_id="test-listener", **overrides)
+    server = ListenerServer(settings, bootstrap, topic_names(prefix))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout_s: float = 20.0) -> list:
+    """Read `count` messages from the start of `topic` (fails the test if fewer arrive)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    messages = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(messages) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                messages.extend(records)
+    finally:
+        await consumer.stop()
+    assert len(messages) >= count, f"expected {count} messages on {topic}, got {len(messages)}"
+    return messages
+
+
+def raw_frames(messages) -> list[tuple[bytes, RawFrame]]:
+    return [(m.key, RawFrame.from_msgpack(m.value)) for m in messages]
+
+
+def dead_letters(messages) -> list[DeadLetter]:
+    return [DeadLetter.from_msgpack(m.value) for m in messages]
+
+
+async def read_exactly(reader: asyncio.StreamReader, n: int, timeout_s: float = 10.0) -> bytes:
+    return await asyncio.wait_for(reader.readexactly(n), timeout_s)
+
+
+@pytest.fixture
+def names(kafka_prefix) -> TopicNames:
+    return topic_names(kafka_prefix)
