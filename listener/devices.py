@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import msgpack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class DeviceRegistry:
             bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        partitions = await _partitions_of(self._bootstrap, self._topic)
         if not partitions:
             await self._consumer.stop()
             raise RuntimeError(f"devices topic {self._topic!r} does not exist; run `trackwire topics`")
@@ -109,6 +110,16 @@ class DeviceRegistry:
 
     def snapshot(self) -> dict[str, DeviceSettings]:
         return dict(self._devices)
+
+
+async def _partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="trackwire-devices")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d.get("partitions", []))
 
 
 async def put_device(bootstrap_servers: str, topic: str, device_id: str, settings: DeviceSettings | None) -> None:
