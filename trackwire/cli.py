@@ -126,5 +126,66 @@ def devices_list(bootstrap_servers) -> None:
         click.echo(json.dumps({"device_id": device_id, **{k: v for k, v in asdict(settings).items() if v is not None}}))
 
 
+@main.command()
+@click.option("--clickhouse-url", default=None,
+              help="chdb:///data/dir (embedded; default env or chdb:data/clickhouse) or http(s)://user:pass@host:8123/db.")
+@click.option("--batch-rows", "batch_max_rows", type=int, default=None, help="Write a batch at this many rows (default 10000).")
+@click.option("--batch-seconds", "batch_max_seconds", type=float, default=None,
+              help="... or when its oldest row is this old (default 1.0).")
+@click.option("--ttl-days", type=int, default=None, help="Keep raw rows this many days; 0 forever (default 365).")
+@click.option("--group-id", default=None, help="Kafka consumer group (default trackwire-sink).")
+@click.option("--http-port", type=int, default=None, help="Port of /metrics and /health (default 9102).")
+@click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers (default: env or 127.0.0.1:9092).")
+@click.option("--prefix", "topic_prefix", default=None, help="Topic name prefix (default: env or 'trackwire.').")
+def sink(**options) -> None:
+    """Write positions, alerts, telemetry, device events and dead letters from Kafka into ClickHouse.
+
+    Applies the schema migrations first. Offsets are committed only after ClickHouse took the rows;
+    while ClickHouse is down the sink holds its batch and waits (logs, /health, metrics say so).
+    """
+    from sinks.cli_cmd import run_sink
+
+    run_sink(**options)
+
+
+@main.command()
+@click.option("--clickhouse-url", default=None, help="As for `trackwire sink`.")
+@click.option("--ttl-days", type=int, default=None, help="Keep raw rows this many days; 0 forever (default 365).")
+def migrate(clickhouse_url: str | None, ttl_days: int | None) -> None:
+    """Create or upgrade the ClickHouse tables and views (idempotent, versioned) and set the TTL."""
+    from sinks.cli_cmd import run_migrate
+
+    run_migrate(clickhouse_url=clickhouse_url, ttl_days=ttl_days)
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8888, show_default=True)
+@click.option("--devices", type=int, default=100, show_default=True, help="Simulated devices, one TCP connection each.")
+@click.option("--protocol", "protocols", multiple=True, type=click.Choice(["watch", "gt06", "gotop"]),
+              help="Protocols to mix (default: all three).")
+@click.option("--interval", "interval_s", type=float, default=10.0, show_default=True,
+              help="Seconds between reports per device; 0 = send again as soon as acknowledged.")
+@click.option("--duration", "duration_s", type=float, default=60.0, show_default=True)
+@click.option("--sos-probability", type=float, default=0.01, show_default=True, help="Chance a report is an SOS.")
+def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probability) -> None:
+    """Run simulated GOTOP, watch and GT06 devices against a listener; print a JSON summary."""
+    import asyncio
+    import json
+
+    from simulator.run import PROTOCOLS, SimConfig, simulate as run
+
+    config = SimConfig(host=host, port=port, devices=devices, protocols=tuple(protocols) or PROTOCOLS,
+                       interval_s=interval_s, duration_s=duration_s, sos_probability=sos_probability)
+    stats = asyncio.run(run(config))
+    p50, p99 = stats.percentile(0.5), stats.percentile(0.99)
+    click.echo(json.dumps({
+        "devices": devices, "connected": stats.connected, "connect_failures": stats.connect_failures,
+        "frames_sent": stats.frames_sent, "replies": stats.replies, "reply_timeouts": stats.reply_timeouts,
+        "sos_sent": stats.sos_sent, "disconnects": stats.disconnects,
+        "reply_latency_ms_p50": round(p50 * 1000, 2) if p50 is not None else None,
+        "reply_latency_ms_p99": round(p99 * 1000, 2) if p99 is not None else None,
+    }))
+
+
 if __name__ == "__main__":
     main()
