@@ -187,5 +187,17 @@ def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probabi
     }))
 
 
+@main.command()
+@click.option("--port", type=int, default=8888, show_default=True, help="Device port (TCP and UDP).")
+@click.option("--simulate", "simulate_devices", type=int, default=0, show_default=True,
+              help="Also run this many simulated devices against the listener.")
+@click.option("--simulate-interval", type=float, default=10.0, show_default=True)
+def run(port, simulate_devices, simulate_interval) -> None:
+    """Run the whole pipeline locally: listener, processor worker and sink (and a simulator)."""
+    from trackwire.run_cmd import run_pipeline
+
+    raise SystemExit(run_pipeline(simulate_devices=simulate_devices, simulate_interval_s=simulate_interval, port=port))
+
+
 if __name__ == "__main__":
     main()

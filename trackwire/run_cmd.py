@@ -1,0 +1,65 @@
+"""`trackwire run`: the whole pipeline on one machine — listener, processor worker and sink as
+child processes (as they run as separate pods in Kubernetes), optionally a device simulator.
+
+A small supervisor: SIGINT/SIGTERM is passed to every child, and if one stage exits on its own
+the others are stopped too, so a broken pipeline is never left half-running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+STAGES = ("listen", "process", "sink")
+
+
+def _spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "trackwire.cli", *args], env=os.environ.copy())
+
+
+def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int) -> int:
+    from trackwire.topics_cmd import run_topics
+
+    run_topics()  # create/update topics once, before the stages start
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop_all(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    children["listen"] = _spawn(["listen", "--port", str(port)])
+    children["process"] = _spawn(["process"])
+    children["sink"] = _spawn(["sink"])
+    if simulate_devices:
+        time.sleep(3)  # let the listener bind first
+        children["simulate"] = _spawn(["simulate", "--port", str(port), "--devices", str(simulate_devices),
+                                       "--interval", str(simulate_interval_s), "--duration", "31536000"])
+    click.echo(f"trackwire: pipeline running ({', '.join(children)}); devices on port {port}; Ctrl-C stops it",
+               err=True)
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                click.echo(f"trackwire: {name} exited with {child.returncode}; stopping the pipeline", err=True)
+                exit_code = child.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in children.values():
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return exit_code
