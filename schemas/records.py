@@ -61,6 +61,10 @@ class _Common:
     protocol: str
     device_id: str | None = None
     time: datetime | None = None
+    # Set by the processors: the raw frame this record came from and its index among the records
+    # produced for that frame, so every later stage can de-duplicate on (frame_id, frame_index).
+    frame_id: str | None = None
+    frame_index: int | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -96,6 +100,12 @@ class Position(_Fix):
 class Alert(_Fix):
     type: ClassVar[str] = "alert"
     alarm: Alarm
+    # Episodes, set by the processors: SOS/fall repeats folded into one alert, and derived alerts
+    # (offline, thresholds) raised once ("open") and "cleared" when the condition ends.
+    state: str | None = None  # "open" | "cleared"
+    repeat_count: int | None = None
+    first_time: datetime | None = None
+    last_time: datetime | None = None
 
     @classmethod
     def from_fix(cls, fix: _Fix, alarm: Alarm) -> "Alert":
@@ -139,6 +149,7 @@ class Event(_Common):
 Record = Union[Position, Alert, Telemetry, Event]
 RECORD_TYPES: dict[str, type] = {cls.type: cls for cls in (Position, Alert, Telemetry, Event)}
 _NESTED = {"cells": Cell, "wifi": Wifi, "ble": Ble}
+_TIMES = ("time", "first_time", "last_time")
 
 
 def _plain(value: Any) -> Any:
@@ -180,8 +191,9 @@ def from_dict(data: dict[str, Any]) -> Record:
     data = dict(data)
     data.pop("v", None)
     cls = RECORD_TYPES[data.pop("type")]
-    if data.get("time") is not None:
-        data["time"] = parse_time(data["time"])
+    for name in _TIMES:
+        if data.get(name) is not None:
+            data[name] = parse_time(data[name])
     for name, nested in _NESTED.items():
         if name in data:
             data[name] = [nested(**item) for item in data[name]]

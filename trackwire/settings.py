@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRACKWIRE_", extra="ignore")
+    # populate_by_name: CLI overrides pass field names (topic_prefix=...), the environment the aliases.
+    model_config = SettingsConfigDict(env_prefix="TRACKWIRE_", extra="ignore", populate_by_name=True)
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
@@ -22,6 +23,18 @@ class KafkaSettings(BaseSettings):
         default="trackwire.",
         validation_alias=AliasChoices("TRACKWIRE_TOPIC_PREFIX"),
         description="Prefix of every topic name, to share a cluster",
+    )
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        validation_alias=AliasChoices("TRACKWIRE_TOPIC_PARTITIONS"),
+        description="Partitions of each data topic (schemas/topics.py); raised on existing topics, never lowered",
+    )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("TRACKWIRE_TOPIC_REPLICATION_FACTOR"),
+        description="Replication factor of topics that `trackwire topics` creates (3 on a production cluster)",
     )
 
 
