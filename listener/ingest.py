@@ -78,12 +78,12 @@ class Ingest:
         if decoded.error:
             # The frame is still published: the processors dead-letter it with its envelope, and a
             # device that gets no ack for a malformed alarm would repeat it forever.
-            metrics.ERRORS.labels("decode").inc()
+            metrics.child(metrics.ERRORS, "decode").inc()
             log.debug("frame from %s does not decode: %s", peer, decoded.error)
         if self.devices is not None and device_id is not None and not self.devices.is_registered(device_id):
             reason = f"device {device_id} is not registered (allow-list is on)"
-            metrics.ERRORS.labels("unregistered").inc()
-            self.dead_letter(reason, frame, protocol=codec.name, device_id=device_id, peer=peer)
+            metrics.child(metrics.ERRORS, "unregistered").inc()
+            self.dead_letter("unregistered", reason, frame, protocol=codec.name, device_id=device_id, peer=peer)
             return Rejected(reason, device_id)
         envelope = RawFrame(
             frame_id=f"{connection_id}-{sequence}",
@@ -101,6 +101,7 @@ class Ingest:
 
     def dead_letter(
         self,
+        kind: str,
         reason: str,
         data: bytes,
         *,
@@ -109,10 +110,9 @@ class Ingest:
         peer: str | None = None,
     ) -> None:
         """Send to the dead-letter topic in the background; never blocks the socket path."""
-        label = reason.split(":", 1)[0][:60]
-        metrics.DEAD_LETTERS.labels(label).inc()
+        metrics.child(metrics.DEAD_LETTERS, kind).inc()  # kind, not reason: reasons carry ids and bytes
         if len(self._dead_letter_tasks) >= MAX_DEAD_LETTER_TASKS:
-            metrics.ERRORS.labels("dead_letter_overflow").inc()
+            metrics.child(metrics.ERRORS, "dead_letter_overflow").inc()
             log.warning("dead-letter backlog full, not kept: %s from %s", reason, peer)
             return
         record = DeadLetter(
@@ -128,7 +128,7 @@ class Ingest:
         try:
             await self.publisher.send_and_wait(self.topics.dead_letters, key, record.to_msgpack())
         except Exception as exc:  # noqa: BLE001 - best effort; logged with the reason and peer
-            metrics.ERRORS.labels("dead_letter_failed").inc()
+            metrics.child(metrics.ERRORS, "dead_letter_failed").inc()
             log.warning("could not dead-letter %r from %s: %r", record.reason, record.peer, exc)
 
     async def drain_dead_letters(self, timeout_s: float) -> None:

@@ -1,6 +1,16 @@
 """Prometheus metrics of the listener (prometheus-client: the reference client, text format)."""
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
+
+
+@functools.cache
+def child(metric, *labels: str):
+    """`metric.labels(*labels)`, cached: labels() takes a lock and builds keys on every call, and
+    the listener counts several things per frame. Label values here come from a small fixed set
+    (protocol names, transports, reasons), so the cache stays small."""
+    return metric.labels(*labels)
 
 CONNECTIONS = Gauge("trackwire_listener_connections", "Open TCP connections by protocol", ["protocol"])
 CONNECTIONS_REJECTED = Counter("trackwire_listener_connections_rejected_total", "Refused connections", ["reason"])
@@ -10,7 +20,7 @@ REPLIES_OUT = Counter("trackwire_listener_replies_total", "Replies written to de
 BYTES_IN = Counter("trackwire_listener_bytes_in_total", "Bytes read from devices", ["transport"])
 BYTES_OUT = Counter("trackwire_listener_bytes_out_total", "Bytes written to devices", ["transport"])
 ERRORS = Counter("trackwire_listener_errors_total", "Input problems by kind", ["kind"])
-DEAD_LETTERS = Counter("trackwire_listener_dead_letters_total", "Records sent to the dead-letter topic", ["reason"])
+DEAD_LETTERS = Counter("trackwire_listener_dead_letters_total", "Records sent to the dead-letter topic", ["kind"])
 UNACKED = Counter("trackwire_listener_frames_unacknowledged_total", "Frames not acknowledged (Kafka slow or down)", ["why"])
 INFLIGHT = Gauge("trackwire_listener_inflight_frames", "Frames sent to Kafka and not yet acknowledged")
 PRODUCE_ERRORS = Counter("trackwire_listener_produce_errors_total", "Kafka produce failures")

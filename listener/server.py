@@ -165,7 +165,7 @@ class ListenerServer:
             await asyncio.sleep(min(SWEEP_INTERVAL_S, self.settings.idle_timeout_s / 2))
             cutoff = time.monotonic() - self.settings.idle_timeout_s
             for conn in [c for c in self.connections if c.last_activity < cutoff]:
-                metrics.ERRORS.labels("idle_timeout").inc()
+                metrics.child(metrics.ERRORS, "idle_timeout").inc()
                 log.info("closing idle connection %s (%s)", conn.peer, conn.device_id or conn.protocol_name)
                 conn.close()
 

@@ -68,18 +68,18 @@ class TcpConnection(asyncio.Protocol):
         self.peer = f"{peer[0]}:{peer[1]}"
         refusal = self.server.admit(self)
         if refusal:
-            metrics.CONNECTIONS_REJECTED.labels(refusal).inc()
+            metrics.child(metrics.CONNECTIONS_REJECTED, refusal).inc()
             transport.abort()
             return
         self._admitted = True
-        metrics.CONNECTIONS.labels(self.protocol_name).inc()
+        metrics.child(metrics.CONNECTIONS, self.protocol_name).inc()
         self._worker = asyncio.ensure_future(self._publish_loop())
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
         self.last_activity = time.monotonic()
-        metrics.BYTES_IN.labels("tcp").inc(len(data))
+        metrics.child(metrics.BYTES_IN, "tcp").inc(len(data))
         self.stream.feed(data)
         while (event := self.stream.next_event()) is not None:
             self._on_event(event)
@@ -96,7 +96,7 @@ class TcpConnection(asyncio.Protocol):
         if not self._admitted:
             return
         self.server.forget(self)
-        metrics.CONNECTIONS.labels(self.protocol_name).dec()
+        metrics.child(metrics.CONNECTIONS, self.protocol_name).dec()
         self._resumed()
         self._queue.append(None)  # type: ignore[arg-type]  # sentinel: publish what was read, then stop
         self._queue_ready.set()
@@ -112,17 +112,17 @@ class TcpConnection(asyncio.Protocol):
         if isinstance(event, Frame):
             self._on_frame(event.data)
         elif isinstance(event, Detected):
-            metrics.CONNECTIONS.labels(self.protocol_name).dec()
+            metrics.child(metrics.CONNECTIONS, self.protocol_name).dec()
             self.protocol_name = event.codec.name
-            metrics.CONNECTIONS.labels(self.protocol_name).inc()
+            metrics.child(metrics.CONNECTIONS, self.protocol_name).inc()
         elif isinstance(event, FrameError):
-            metrics.ERRORS.labels("framing").inc()
+            metrics.child(metrics.ERRORS, "framing").inc()
             self.server.ingest.dead_letter(
-                event.reason, event.data, protocol=self.protocol_name, device_id=self.device_id, peer=self.peer
+                "framing", event.reason, event.data, protocol=self.protocol_name, device_id=self.device_id, peer=self.peer
             )
         elif isinstance(event, NoProtocol):
-            metrics.ERRORS.labels("no_protocol").inc()
-            self.server.ingest.dead_letter(event.reason, event.data, peer=self.peer)
+            metrics.child(metrics.ERRORS, "no_protocol").inc()
+            self.server.ingest.dead_letter("no_protocol", event.reason, event.data, peer=self.peer)
             log.info("closing %s: %s", self.peer, event.reason)
             self.close()
 
@@ -130,7 +130,7 @@ class TcpConnection(asyncio.Protocol):
         stream = self.stream
         assert stream.codec is not None and stream.session is not None
         self._sequence += 1
-        metrics.FRAMES_IN.labels(stream.codec.name, "tcp").inc()
+        metrics.child(metrics.FRAMES_IN, stream.codec.name, "tcp").inc()
         outcome = self.server.ingest.prepare(
             stream.codec, stream.session, frame,
             connection_id=self.connection_id, sequence=self._sequence, peer=self.peer,
@@ -170,7 +170,7 @@ class TcpConnection(asyncio.Protocol):
             try:
                 ack = await publisher.publish(topic, item.key, item.value)
             except PublishRefused as exc:
-                metrics.UNACKED.labels("refused").inc()
+                metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("frame from %s not queued to Kafka, not acknowledged: %s", self.peer, exc)
                 continue
             entry = _AwaitingAck(ack, item.reply, item.protocol, loop.time() + ack_timeout)
@@ -181,7 +181,7 @@ class TcpConnection(asyncio.Protocol):
     def _expire(self, entry: _AwaitingAck) -> None:
         if not entry.ack.done():
             entry.expired = True
-            metrics.UNACKED.labels("timeout").inc()
+            metrics.child(metrics.UNACKED, "timeout").inc()
             self._release_replies()
 
     def _release_replies(self) -> None:
@@ -193,13 +193,13 @@ class TcpConnection(asyncio.Protocol):
             self._awaiting.popleft()
             if head.expired or head.ack.cancelled() or head.ack.exception() is not None:
                 if not head.expired:
-                    metrics.UNACKED.labels("error").inc()
+                    metrics.child(metrics.UNACKED, "error").inc()
                 continue
-            metrics.FRAMES_ACKED.labels(head.protocol).inc()
+            metrics.child(metrics.FRAMES_ACKED, head.protocol).inc()
             if head.reply and self.transport is not None and not self.transport.is_closing():
                 self.transport.write(head.reply)
-                metrics.REPLIES_OUT.labels(head.protocol).inc()
-                metrics.BYTES_OUT.labels("tcp").inc(len(head.reply))
+                metrics.child(metrics.REPLIES_OUT, head.protocol).inc()
+                metrics.child(metrics.BYTES_OUT, "tcp").inc(len(head.reply))
 
     async def wait_published(self) -> None:
         if self._worker is not None:
@@ -216,8 +216,8 @@ class TcpConnection(asyncio.Protocol):
             log.warning("command %s not supported by %s: %s", command.name, codec.name, exc)
             return False
         self.transport.write(data)
-        metrics.COMMANDS_DELIVERED.labels(codec.name).inc()
-        metrics.BYTES_OUT.labels("tcp").inc(len(data))
+        metrics.child(metrics.COMMANDS_DELIVERED, codec.name).inc()
+        metrics.child(metrics.BYTES_OUT, "tcp").inc(len(data))
         return True
 
     # -- flow control -----------------------------------------------------------------------

@@ -40,7 +40,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._worker = asyncio.ensure_future(self._publish_loop())
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        metrics.BYTES_IN.labels("udp").inc(len(data))
+        metrics.child(metrics.BYTES_IN, "udp").inc(len(data))
         peer = f"{addr[0]}:{addr[1]}"
         settings = self.server.settings
         stream = ProtocolStream(Transport.UDP, max_detect_bytes=max(settings.max_detect_bytes, len(data)),
@@ -48,18 +48,19 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         stream.feed(data)
         for event in stream.events():
             if isinstance(event, NoProtocol):
-                metrics.ERRORS.labels("no_protocol").inc()
-                self.server.ingest.dead_letter(event.reason, event.data, peer=peer)
+                metrics.child(metrics.ERRORS, "no_protocol").inc()
+                self.server.ingest.dead_letter("no_protocol", event.reason, event.data, peer=peer)
             elif isinstance(event, FrameError):
-                metrics.ERRORS.labels("framing").inc()
-                self.server.ingest.dead_letter(event.reason, event.data, protocol=stream.codec.name, peer=peer)
+                metrics.child(metrics.ERRORS, "framing").inc()
+                self.server.ingest.dead_letter("framing", event.reason, event.data, protocol=stream.codec.name,
+                                               peer=peer)
             elif isinstance(event, Frame):
                 self._on_frame(stream, event.data, peer, addr)
 
     def _on_frame(self, stream: ProtocolStream, frame: bytes, peer: str, addr: tuple) -> None:
         codec = stream.codec
         assert codec is not None and stream.session is not None
-        metrics.FRAMES_IN.labels(codec.name, "udp").inc()
+        metrics.child(metrics.FRAMES_IN, codec.name, "udp").inc()
         connection_id, session, sequence = self._session(peer, codec.name, stream.session)
         outcome = self.server.ingest.prepare(codec, session, frame, connection_id=connection_id,
                                              sequence=sequence, peer=peer)
@@ -68,7 +69,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         try:
             self._queue.put_nowait((outcome, addr))
         except asyncio.QueueFull:
-            metrics.UNACKED.labels("udp_queue_full").inc()
+            metrics.child(metrics.UNACKED, "udp_queue_full").inc()
 
     def _session(self, peer: str, protocol: str, fresh: Session) -> tuple[str, Session, int]:
         key = (peer, protocol)
@@ -91,7 +92,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             try:
                 ack = await publisher.publish(topic, item.key, item.value)
             except PublishRefused as exc:
-                metrics.UNACKED.labels("refused").inc()
+                metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("datagram from %s not queued to Kafka: %s", addr, exc)
                 continue
             deadline = asyncio.get_running_loop().time() + timeout
@@ -101,16 +102,16 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         # Too late: the device has given up on this datagram and will resend it.
         expired = asyncio.get_running_loop().time() > deadline
         if fut.cancelled() or fut.exception() is not None:
-            metrics.UNACKED.labels("error").inc()
+            metrics.child(metrics.UNACKED, "error").inc()
             return
         if expired:
-            metrics.UNACKED.labels("timeout").inc()
+            metrics.child(metrics.UNACKED, "timeout").inc()
             return
-        metrics.FRAMES_ACKED.labels(item.protocol).inc()
+        metrics.child(metrics.FRAMES_ACKED, item.protocol).inc()
         if item.reply and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(item.reply, addr)
-            metrics.REPLIES_OUT.labels(item.protocol).inc()
-            metrics.BYTES_OUT.labels("udp").inc(len(item.reply))
+            metrics.child(metrics.REPLIES_OUT, item.protocol).inc()
+            metrics.child(metrics.BYTES_OUT, "udp").inc(len(item.reply))
 
     def send_to(self, addr: tuple, data: bytes) -> None:
         if self.transport is not None:

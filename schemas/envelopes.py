@@ -5,7 +5,7 @@ The raw frame keeps the device's exact bytes; everything downstream can be rebui
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -14,7 +14,9 @@ ENVELOPE_VERSION = 1
 
 
 def _pack(obj: Any) -> bytes:
-    body = {k: v for k, v in asdict(obj).items() if v is not None}
+    # Field by field, not dataclasses.asdict: asdict deep-copies every value, and the listener
+    # packs one envelope per frame on its hot path.
+    body = {name: value for name in obj.__slots__ if (value := getattr(obj, name)) is not None}
     body["v"] = ENVELOPE_VERSION
     return msgpack.packb(body, use_bin_type=True)
 
