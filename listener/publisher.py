@@ -4,13 +4,20 @@ aiokafka's two-stage send: awaiting `send()` queues the record (and blocks while
 the returned future resolves when the broker acknowledged it (acks=all, idempotent). aiokafka has
 no global buffer limit and, with idempotence, never expires a batch, so we cap frames in flight
 ourselves (`capacity`) and callers time out their wait for the ack.
+
+All sends go through one task, in order. aiokafka wakes every sender waiting for room in a full
+batch at once and the race is unfair: with thousands of connections calling `send()` directly,
+some waited past the request timeout (seen with 10,000 simulated devices). One sender task keeps
+it first come, first served, and keeps each device's frames in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
+from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -45,6 +52,9 @@ class FramePublisher:
         self._send_timeout_s = send_timeout_s
         self._started = False
         self._stopped = False
+        self._queue: collections.deque[tuple[str, bytes | None, bytes, asyncio.Future]] = collections.deque()
+        self._queue_ready = asyncio.Event()
+        self._sender: asyncio.Task | None = None
 
     @property
     def inflight(self) -> int:
@@ -58,6 +68,7 @@ class FramePublisher:
         if self._started:
             return
         await self._producer.start()
+        self._sender = asyncio.ensure_future(self._send_in_order())
         self._started = True
 
     async def stop(self, timeout_s: float = 10.0) -> None:
@@ -65,6 +76,16 @@ class FramePublisher:
         if not self._started or self._stopped:
             return
         self._stopped = True
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._queue and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+        for _topic, _key, _value, ack in self._queue:
+            if not ack.done():
+                ack.set_exception(PublishRefused("listener stopped before the frame was sent"))
+        self._queue.clear()
         try:
             await asyncio.wait_for(self._producer.flush(), timeout_s)
         except (asyncio.TimeoutError, KafkaError) as exc:
@@ -77,25 +98,37 @@ class FramePublisher:
     async def publish(self, topic: str, key: bytes, value: bytes) -> asyncio.Future:
         """Queue one record; returns the future of the broker's ack. Waits while `capacity` is used up.
 
-        Raises PublishRefused if it could not be queued within the send timeout.
+        The future fails (PublishRefused or a KafkaError) if the record could not be sent.
         """
+        if self._stopped:
+            raise PublishRefused("publisher is stopped")
         await self._slots.acquire()
         self._inflight += 1
         metrics.INFLIGHT.set(self._inflight)
-        started = time.perf_counter()
-        try:
-            # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
-            ack = await self._producer.send(topic, value=value, key=key)
-        except KafkaError as exc:
-            self._release()
-            raise PublishRefused(repr(exc)) from exc
-        except BaseException:
-            self._release()
-            raise
-        ack.add_done_callback(lambda fut: self._on_ack(fut, started))
+        ack: asyncio.Future = asyncio.get_running_loop().create_future()
+        ack.add_done_callback(partial(self._on_ack, started=time.perf_counter()))
+        self._queue.append((topic, key, value, ack))
+        self._queue_ready.set()
         return ack
 
-    def _on_ack(self, fut: asyncio.Future, started: float) -> None:
+    async def _send_in_order(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                self._queue_ready.clear()
+                await self._queue_ready.wait()
+                continue
+            topic, key, value, ack = queue.popleft()
+            try:
+                # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
+                delivery = await self._producer.send(topic, value=value, key=key)
+            except KafkaError as exc:
+                if not ack.done():
+                    ack.set_exception(PublishRefused(repr(exc)))
+                continue
+            delivery.add_done_callback(partial(_copy_outcome, ack))
+
+    def _on_ack(self, fut: asyncio.Future, *, started: float) -> None:
         self._release()
         if fut.cancelled() or fut.exception() is not None:
             metrics.PRODUCE_ERRORS.inc()
@@ -110,3 +143,14 @@ class FramePublisher:
     async def send_and_wait(self, topic: str, key: bytes | None, value: bytes) -> None:
         """For side records (dead letters): best effort with its own timeout."""
         await asyncio.wait_for(self._producer.send_and_wait(topic, value=value, key=key), self._send_timeout_s)
+
+
+def _copy_outcome(target: asyncio.Future, source: asyncio.Future) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
