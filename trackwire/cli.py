@@ -128,7 +128,7 @@ def devices_list(bootstrap_servers) -> None:
 
 @main.command()
 @click.option("--clickhouse-url", default=None,
-              help="chdb:///data/dir (embedded; default env or chdb:data/clickhouse) or http(s)://user:pass@host:8123/db.")
+              help="chdb:///data/dir (embedded; default env or chdb:var/clickhouse) or http(s)://user:pass@host:8123/db.")
 @click.option("--batch-rows", "batch_max_rows", type=int, default=None, help="Write a batch at this many rows (default 10000).")
 @click.option("--batch-seconds", "batch_max_seconds", type=float, default=None,
               help="... or when its oldest row is this old (default 1.0).")
@@ -197,6 +197,26 @@ def run(port, simulate_devices, simulate_interval) -> None:
     from trackwire.run_cmd import run_pipeline
 
     raise SystemExit(run_pipeline(simulate_devices=simulate_devices, simulate_interval_s=simulate_interval, port=port))
+
+
+@main.command()
+@click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers (default: env or 127.0.0.1:9092).")
+@click.option("--prefix", "topic_prefix", default=None, help="Topic name prefix (default: env or 'trackwire.').")
+@click.option("--app-id", default=None,
+              help="Faust app id = consumer group and changelog prefix (default: env or '<prefix>processor').")
+@click.option("--web-port", type=int, default=None, help="Serve Faust's web views on this port (default: off).")
+@click.option("--log-level", default=None, help="debug, info, warning... (default: env or info).")
+def process(bootstrap_servers, topic_prefix, app_id, web_port, log_level) -> None:
+    """Run a processor worker: raw frames -> positions, alerts, SOS, telemetry and device events.
+
+    Per-device state (last fix, battery, health readings, open alarms) lives in a changelog-backed
+    table. Run several: they share the raw-frames partitions and the state moves with them.
+    Thresholds and timings come from TRACKWIRE_PROCESSOR_* variables (processors/settings.py).
+    """
+    from processors.cli_cmd import run_process
+
+    run_process(bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix, app_id=app_id, web_port=web_port,
+                log_level=log_level)
 
 
 if __name__ == "__main__":

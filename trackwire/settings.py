@@ -39,7 +39,7 @@ class KafkaSettings(BaseSettings):
 
 
 class ConfigError(SystemExit):
-    """Raised for bad configuration: exits with status 2 and a message that says what to fix."""
+    """Raised for bad configuration: exits with status 1 and prints a message that says what to fix."""
 
     def __init__(self, message: str):
         super().__init__(f"trackwire: configuration error: {message}")

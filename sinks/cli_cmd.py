@@ -1,0 +1,86 @@
+"""`trackwire sink` and `trackwire migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import TextIO
+
+from sinks.settings import SinkSettings
+from trackwire.settings import KafkaSettings, load
+
+log = logging.getLogger("trackwire.sink")
+
+
+def _logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_sink(
+    clickhouse_url: str | None = None,
+    batch_max_rows: int | None = None,
+    batch_max_seconds: float | None = None,
+    ttl_days: int | None = None,
+    group_id: str | None = None,
+    http_port: int | None = None,
+    bootstrap_servers: str | None = None,
+    topic_prefix: str | None = None,
+) -> None:
+    """Run the sink until SIGINT/SIGTERM (a clean stop) or an error it cannot wait out (exit 1)."""
+    settings = load(SinkSettings, clickhouse_url=clickhouse_url, batch_max_rows=batch_max_rows,
+                    batch_max_seconds=batch_max_seconds, ttl_days=ttl_days, group_id=group_id, http_port=http_port)
+    kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
+    _logging()
+    try:
+        asyncio.run(_serve(settings, kafka))
+    except Exception as exc:  # noqa: BLE001 - the message is what the operator needs; the traceback is logged
+        raise SystemExit(f"trackwire sink: {exc}") from None
+
+
+async def _serve(settings: SinkSettings, kafka: KafkaSettings) -> None:
+    from sinks.service import Sink
+
+    sink = Sink(settings, kafka)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def stop_on_signal() -> None:
+        await stop.wait()
+        log.info("stopping")
+        await sink.stop()  # also ends a start that is still waiting for ClickHouse
+
+    watcher = asyncio.create_task(stop_on_signal())
+    try:
+        await sink.start()
+        await sink.wait()  # returns after a stop; raises what stopped the sink otherwise
+    finally:
+        watcher.cancel()
+        await sink.stop()
+
+
+def run_migrate(clickhouse_url: str | None = None, ttl_days: int | None = None, out: TextIO | None = None) -> None:
+    """Bring the ClickHouse schema to this build's version and TTL; print what was done."""
+    from schemas.clickhouse import SchemaError, migrate
+
+    settings = load(SinkSettings, clickhouse_url=clickhouse_url, ttl_days=ttl_days)
+    target = settings.target
+    out = out or sys.stdout
+    try:
+        client = target.connect()
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"trackwire migrate: cannot reach {target.display}: {exc}") from None
+    try:
+        done = migrate(client, target.database, settings.ttl_days)
+    except SchemaError as exc:
+        raise SystemExit(f"trackwire migrate: {exc}") from None
+    finally:
+        client.close()
+    for line in done:
+        print(line, file=out)
+    print(f"{target.display} database {target.database}: schema up to date"
+          + ("" if done else " (nothing to do)"), file=out)

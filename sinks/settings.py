@@ -1,0 +1,103 @@
+"""Sink settings: env TRACKWIRE_SINK_* (the URL also as TRACKWIRE_CLICKHOUSE_URL) or CLI options.
+
+The ClickHouse target is one URL:
+
+    chdb:///var/lib/trackwire/clickhouse     the embedded engine (chdb) keeping its data in that directory
+    chdb:var/clickhouse                      the same, relative to the working directory (the default)
+    chdb://memory                            embedded, in memory (gone when the process ends)
+    http://user:password@host:8123/trackwire a ClickHouse server (https:// for TLS); /trackwire is the database
+
+Both go through clickhouse-connect's client, the embedded one through its chdb backend. For chdb
+the database is `?database=NAME` (default "trackwire"). The embedded engine allows one process per
+data directory: to query while the sink runs, use a ClickHouse server (or a copy of the directory).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.clickhouse import SchemaError, check_database_name
+
+DEFAULT_DATABASE = "trackwire"
+DEFAULT_URL = "chdb:var/clickhouse"  # var/ is where local runs keep data (and git ignores)
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseTarget:
+    kind: str  # "chdb" | "http"
+    dsn: str  # for clickhouse_connect.get_client(dsn=...), without the database
+    database: str
+    display: str  # the URL without its password, for logs
+
+    @classmethod
+    def parse(cls, url: str) -> "ClickHouseTarget":
+        parts = urlsplit(url.strip())
+        query = dict(parse_qsl(parts.query))
+        if parts.scheme == "chdb":
+            database = query.pop("database", DEFAULT_DATABASE)
+            if parts.netloc in ("memory", ":memory:") or (not parts.netloc and parts.path in ("", ":memory:")):
+                dsn = "chdb://memory"
+            elif parts.netloc:
+                raise ValueError(f"chdb URL {url!r}: write chdb:///absolute/path or chdb:relative/path")
+            else:
+                dsn = "chdb://" + os.path.abspath(unquote(parts.path))
+            if query:
+                dsn += "?" + urlencode(query)
+            display = dsn
+        elif parts.scheme in ("http", "https"):
+            if not parts.hostname:
+                raise ValueError(f"ClickHouse URL {url!r} names no host")
+            database = unquote(parts.path.strip("/")) or DEFAULT_DATABASE
+            dsn = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
+            host = parts.hostname + (f":{parts.port}" if parts.port else "")
+            user = f"{parts.username}@" if parts.username else ""
+            display = f"{parts.scheme}://{user}{host}/{database}"
+        else:
+            raise ValueError(f"ClickHouse URL {url!r}: the scheme must be chdb, http or https")
+        try:
+            check_database_name(database)
+        except SchemaError as exc:
+            raise ValueError(str(exc)) from None
+        return cls(kind="chdb" if parts.scheme == "chdb" else "http", dsn=dsn, database=database, display=display)
+
+    def connect(self):
+        """A new clickhouse-connect client (blocking: call it off the event loop)."""
+        import clickhouse_connect
+
+        # tz_mode "aware": DateTime64('UTC') columns come back as aware UTC datetimes.
+        return clickhouse_connect.get_client(dsn=self.dsn, tz_mode="aware")
+
+
+class SinkSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACKWIRE_SINK_", extra="ignore", populate_by_name=True)
+
+    clickhouse_url: str = Field(
+        DEFAULT_URL,
+        validation_alias=AliasChoices("TRACKWIRE_SINK_CLICKHOUSE_URL", "TRACKWIRE_CLICKHOUSE_URL"),
+        description="chdb:///data/dir (embedded, default chdb:var/clickhouse) or http(s)://user:pass@host:8123/db",
+    )
+    batch_max_rows: int = Field(10_000, ge=1, le=1_000_000, description="Write a batch when it holds this many rows")
+    batch_max_seconds: float = Field(1.0, gt=0, le=3600, description="... or when its oldest row is this old")
+    ttl_days: int = Field(365, ge=0, description="Keep raw rows this many days after their time; 0 keeps them forever")
+    retry_initial_s: float = Field(0.5, gt=0, description="First wait after a failed ClickHouse write")
+    retry_max_s: float = Field(30.0, gt=0, description="Longest wait between write attempts")
+    group_id: str = Field("trackwire-sink", min_length=1, description="Kafka consumer group")
+    http_host: str = "0.0.0.0"
+    http_port: int | None = Field(9102, ge=0, le=65535, description="metrics and health; None disables")
+    shutdown_timeout_s: float = Field(15.0, gt=0, description="How long a stop may spend writing the last batch")
+    fetch_max_records: int = Field(5_000, ge=1, description="Records taken from Kafka per poll at most")
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        ClickHouseTarget.parse(value)
+        return value
+
+    @property
+    def target(self) -> ClickHouseTarget:
+        return ClickHouseTarget.parse(self.clickhouse_url)
