@@ -24,7 +24,7 @@ Views, kept by materialized views at insert time:
 
 The materialized views see every insert, duplicates included, so they only use aggregates that a
 duplicate cannot change: max/min, argMax-by-version, and `uniq(dedup_id)` for counts (no sum/avg).
-Averages come from the raw table read with FINAL (docs/analysts.md).
+Averages come from the raw table read with FINAL (README, analysts' section).
 
 `COLUMNS` lists each table's columns as the sink writes them (name, ClickHouse type); a test checks
 them against the migrated database so the two cannot drift.

@@ -1,4 +1,4 @@
-"""The analysts' queries of docs/analysts.md, run as written against the embedded engine.
+"""The analysts' queries of the README's analysts' section, run as written against the embedded engine.
 
 The SQL is read from the document, so the document and this test cannot drift apart. Each query's
 data has the traps the query must not fall into: retransmitted copies, invalid fixes, other devices,
@@ -19,7 +19,7 @@ from schemas.alarms import Alarm
 from schemas.records import Alert, Event, Position, Telemetry
 from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, Source, row_for_record
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 DAY = date(2024, 5, 1)
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 A, B, C, D = "dev-a", "dev-b", "dev-c", "dev-d"
