@@ -64,16 +64,26 @@ def broker_pid() -> int | None:
         return None
 
 
-def produce_latency_mean_ms(http_port: int) -> float | None:
+def listener_histograms(http_port: int) -> dict[str, float | None]:
+    """Mean produce-ack latency, and the share of replies written within 1 s of the frame, as the
+    listener itself measured them (the simulator's own figures include its event-loop lag)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    values = {}
+    values: dict[str, float] = {}
     for line in text.splitlines():
-        for name in ("trackwire_listener_produce_latency_seconds_sum", "trackwire_listener_produce_latency_seconds_count"):
-            if line.startswith(name + " "):
-                values[name] = float(line.split()[1])
-    count = values.get("trackwire_listener_produce_latency_seconds_count")
-    return round(values["trackwire_listener_produce_latency_seconds_sum"] / count * 1000, 1) if count else None
+        if line.startswith("trackwire_listener_") and not line.startswith("#"):
+            name, _, number = line.rpartition(" ")
+            values[name] = float(number)
+    produce_count = values.get("trackwire_listener_produce_latency_seconds_count")
+    replies = values.get("trackwire_listener_reply_latency_seconds_count")
+    within_1s = values.get('trackwire_listener_reply_latency_seconds_bucket{le="1.0"}')
+    within_5s = values.get('trackwire_listener_reply_latency_seconds_bucket{le="5.0"}')
+    return {
+        "listener_produce_ack_ms_mean": round(values["trackwire_listener_produce_latency_seconds_sum"]
+                                              / produce_count * 1000, 1) if produce_count else None,
+        "listener_replies_within_1s_pct": round(100 * within_1s / replies, 1) if replies else None,
+        "listener_replies_within_5s_pct": round(100 * within_5s / replies, 1) if replies else None,
+    }
 
 
 def wait_ready(http_port: int, timeout_s: float = 60) -> None:
@@ -148,9 +158,9 @@ async def main() -> None:
         peak = [idle_kib]
         stop = asyncio.Event()
         sampler = asyncio.ensure_future(sample_rss(listener.pid, peak, stop))
-        ramp_s = args.devices / 2000
         config = SimConfig(port=port, devices=args.devices, protocols=("gt06",), interval_s=0.0,
-                           duration_s=args.duration + ramp_s, sos_probability=0.0, connect_rate_per_s=2000)
+                           duration_s=args.duration, sos_probability=0.0, connect_rate_per_s=1000,
+                           start_together=True)
         started = time.perf_counter()
         kafka_pid = broker_pid()
         kafka_cpu_before = cpu_seconds(kafka_pid) if kafka_pid else 0.0
@@ -160,10 +170,10 @@ async def main() -> None:
         listener_cpu = cpu_seconds(listener.pid) - listener_cpu_before
         simulator_cpu = time.process_time() - own_cpu_before
         kafka_cpu = cpu_seconds(kafka_pid) - kafka_cpu_before if kafka_pid else None
-        produce = produce_latency_mean_ms(http_port)
+        server_side = listener_histograms(http_port)
         stop.set()
         await sampler
-        frames_per_s = stats.replies / elapsed
+        frames_per_s = stats.replies / stats.traffic_s
         frame = F.gt06_location(F.Fix(time_now(), -33.8, 151.2), 1)
         envelope_size = len(RawFrame(frame_id="x" * 24, received_at_ms=0, transport="tcp", peer="127.0.0.1:50000",
                                      listener_id="bench", connection_id="x" * 20, protocol="gt06",
@@ -174,13 +184,13 @@ async def main() -> None:
         listener.wait(30)
     print(json.dumps({
         "devices": args.devices, "connected": stats.connected, "connect_failures": stats.connect_failures,
-        "seconds": round(elapsed, 1), "frames_acknowledged": stats.replies, "reply_timeouts": stats.reply_timeouts,
+        "seconds_with_ramp_up": round(elapsed, 1), "seconds_of_traffic": round(stats.traffic_s, 1), "frames_acknowledged": stats.replies, "reply_timeouts": stats.reply_timeouts,
         "listener_frames_per_s": round(frames_per_s),
         "reply_latency_ms_p50": round(stats.percentile(0.5) * 1000, 1) if stats.latencies_s else None,
         "reply_latency_ms_p99": round(stats.percentile(0.99) * 1000, 1) if stats.latencies_s else None,
         "listener_cpu_share": round(listener_cpu / elapsed, 2), "simulator_cpu_share": round(simulator_cpu / elapsed, 2),
         "kafka_cpu_share": round(kafka_cpu / elapsed, 2) if kafka_cpu is not None else None,
-        "listener_produce_ack_ms_mean": produce,
+        **server_side,
         "listener_rss_idle_mib": round(idle_kib / 1024, 1), "listener_rss_peak_mib": round(peak[0] / 1024, 1),
         "memory_per_connection_kib": round((peak[0] - idle_kib) / max(stats.connected, 1), 1),
         "raw_producer_msgs_per_s": round(baseline), "message_bytes": envelope_size,

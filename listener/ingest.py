@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from listener import metrics
@@ -34,6 +34,7 @@ class Outgoing:
     reply: bytes | None
     protocol: str
     device_id: str | None
+    received: float = field(default_factory=time.perf_counter)  # for the frame-to-reply latency
 
 
 @dataclass(slots=True)

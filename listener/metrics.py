@@ -28,5 +28,9 @@ PRODUCE_LATENCY = Histogram(
     "trackwire_listener_produce_latency_seconds", "From send to broker ack",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+REPLY_LATENCY = Histogram(
+    "trackwire_listener_reply_latency_seconds", "From a frame read off the socket to its reply written (after the Kafka ack)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+)
 BACKPRESSURE_SECONDS = Counter("trackwire_listener_backpressure_seconds_total", "Time connections spent paused")
 COMMANDS_DELIVERED = Counter("trackwire_listener_commands_delivered_total", "Downlink commands written to devices", ["protocol"])

@@ -33,6 +33,7 @@ class _AwaitingAck:
     reply: bytes | None
     protocol: str
     deadline: float
+    received: float
     expired: bool = field(default=False)
 
 
@@ -173,7 +174,7 @@ class TcpConnection(asyncio.Protocol):
                 metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("frame from %s not queued to Kafka, not acknowledged: %s", self.peer, exc)
                 continue
-            entry = _AwaitingAck(ack, item.reply, item.protocol, loop.time() + ack_timeout)
+            entry = _AwaitingAck(ack, item.reply, item.protocol, loop.time() + ack_timeout, item.received)
             self._awaiting.append(entry)
             ack.add_done_callback(lambda _f: self._release_replies())
             loop.call_at(entry.deadline, self._expire, entry)
@@ -198,6 +199,7 @@ class TcpConnection(asyncio.Protocol):
             metrics.child(metrics.FRAMES_ACKED, head.protocol).inc()
             if head.reply and self.transport is not None and not self.transport.is_closing():
                 self.transport.write(head.reply)
+                metrics.REPLY_LATENCY.observe(time.perf_counter() - head.received)
                 metrics.child(metrics.REPLIES_OUT, head.protocol).inc()
                 metrics.child(metrics.BYTES_OUT, "tcp").inc(len(head.reply))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 import logging
 from typing import TYPE_CHECKING
 
@@ -110,6 +111,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         metrics.child(metrics.FRAMES_ACKED, item.protocol).inc()
         if item.reply and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(item.reply, addr)
+            metrics.REPLY_LATENCY.observe(time.perf_counter() - item.received)
             metrics.child(metrics.REPLIES_OUT, item.protocol).inc()
             metrics.child(metrics.BYTES_OUT, "udp").inc(len(item.reply))
 

@@ -32,6 +32,9 @@ class SimConfig:
     connect_rate_per_s: float = 2000.0
     reply_timeout_s: float = 20.0
     seed: int = 1
+    # Connect and log in every device first, then start reporting together (benchmarks: measures
+    # steady traffic, not the accept queue of a listener busy with the first devices' traffic).
+    start_together: bool = False
 
 
 @dataclass(slots=True)
@@ -43,6 +46,7 @@ class SimStats:
     reply_timeouts: int = 0
     sos_sent: int = 0
     disconnects: int = 0
+    traffic_s: float = 0.0  # from the first report (all devices connected, with start_together) to the last
     latencies_s: list[float] = field(default_factory=list)
     _max_samples: int = 200_000
 
@@ -102,19 +106,26 @@ class _Device:
     async def read_reply(self, reader: asyncio.StreamReader) -> bytes:
         if self.protocol == "watch":
             return await reader.readuntil(b"]")
-        return await reader.readuntil(b"\r\n")
+        # GT06 acks are 78 78 05 <protocol> <serial:2> <crc:2> 0D 0A; a CRC can contain 0D 0A itself.
+        head = await reader.readexactly(3)
+        return head + await reader.readexactly(head[2] + 2)
 
 
-async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_at: float) -> None:
+async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_at: list[float],
+                      all_connected: "_Countdown") -> None:
     try:
         reader, writer = await asyncio.open_connection(config.host, config.port)
     except OSError:
         stats.connect_failures += 1
+        all_connected.done()
         return
     stats.connected += 1
+    all_connected.done()
+    if config.start_together:
+        await all_connected.wait()
     try:
         frame, is_sos = device.hello(), False
-        while time.monotonic() < stop_at:
+        while time.monotonic() < stop_at[0]:
             sent_at = time.perf_counter()
             writer.write(frame)
             stats.frames_sent += 1
@@ -139,15 +150,38 @@ async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_
         writer.close()
 
 
+class _Countdown:
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._event = asyncio.Event()
+        if count <= 0:
+            self._event.set()
+
+    def done(self) -> None:
+        self._left -= 1
+        if self._left <= 0:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 async def simulate(config: SimConfig) -> SimStats:
     rng = random.Random(config.seed)
     stats = SimStats()
-    stop_at = time.monotonic() + config.duration_s
+    stop_at = [time.monotonic() + config.duration_s]
+    all_connected = _Countdown(config.devices)
     tasks = []
     for index in range(config.devices):
         device = _Device(config.protocols[index % len(config.protocols)], index, random.Random(rng.random()))
-        tasks.append(asyncio.ensure_future(_run_device(device, config, stats, stop_at)))
+        tasks.append(asyncio.ensure_future(_run_device(device, config, stats, stop_at, all_connected)))
         if config.connect_rate_per_s and index % 100 == 99:
             await asyncio.sleep(100 / config.connect_rate_per_s)
+    traffic_started = time.monotonic()
+    if config.start_together:
+        await all_connected.wait()
+        traffic_started = time.monotonic()
+        stop_at[0] = traffic_started + config.duration_s  # the duration counts from the common start
     await asyncio.gather(*tasks)
+    stats.traffic_s = time.monotonic() - traffic_started
     return stats
