@@ -113,12 +113,16 @@ class _Device:
 
 async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_at: list[float],
                       all_connected: "_Countdown") -> None:
-    try:
-        reader, writer = await asyncio.open_connection(config.host, config.port)
-    except OSError:
-        stats.connect_failures += 1
-        all_connected.done()
-        return
+    while True:  # devices keep trying to reach their server
+        try:
+            reader, writer = await asyncio.open_connection(config.host, config.port)
+            break
+        except OSError:
+            if time.monotonic() + 1.0 >= stop_at[0]:
+                stats.connect_failures += 1
+                all_connected.done()
+                return
+            await asyncio.sleep(1.0)
     stats.connected += 1
     all_connected.done()
     if config.start_together:

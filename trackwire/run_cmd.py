@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import click
 
@@ -20,6 +21,22 @@ STAGES = ("listen", "process", "sink")
 
 def _spawn(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "trackwire.cli", *args], env=os.environ.copy())
+
+
+def _wait_until_ready(listener: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    """Until the listener's /readyz answers 200 (it creates topics and connects to Kafka first)."""
+    from listener.settings import ListenerSettings
+
+    url = f"http://127.0.0.1:{ListenerSettings().http_port}/readyz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and listener.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
 
 
 def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int) -> int:
@@ -39,7 +56,7 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
     children["process"] = _spawn(["process"])
     children["sink"] = _spawn(["sink"])
     if simulate_devices:
-        time.sleep(3)  # let the listener bind first
+        _wait_until_ready(children["listen"])
         children["simulate"] = _spawn(["simulate", "--port", str(port), "--devices", str(simulate_devices),
                                        "--interval", str(simulate_interval_s), "--duration", "31536000"])
     click.echo(f"trackwire: pipeline running ({', '.join(children)}); devices on port {port}; Ctrl-C stops it",
