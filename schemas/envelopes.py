@@ -39,9 +39,10 @@ class RawFrame:
     peer: str  # "ip:port"
     listener_id: str
     connection_id: str
-    protocol: str | None
-    device_id: str | None
     data: bytes
+    # Omitted on the wire when unknown (no protocol matched / device not yet identified).
+    protocol: str | None = None
+    device_id: str | None = None
 
     def to_msgpack(self) -> bytes:
         return _pack(self)

@@ -1,0 +1,6 @@
+"""`python -m processors`: one processor worker, configured from the environment (see cli_cmd)."""
+
+from processors.cli_cmd import run_process
+
+if __name__ == "__main__":
+    run_process()
