@@ -108,7 +108,7 @@ class Sink:
             if not self._stopping.is_set():
                 consumer = AIOKafkaConsumer(
                     bootstrap_servers=self.kafka.bootstrap_servers,
-                    group_id=self.settings.group_id,
+                    group_id=self.settings.group_id or f"{self.kafka.topic_prefix}sink",
                     client_id="trackwire-sink",
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",

@@ -86,7 +86,9 @@ class SinkSettings(BaseSettings):
     ttl_days: int = Field(365, ge=0, description="Keep raw rows this many days after their time; 0 keeps them forever")
     retry_initial_s: float = Field(0.5, gt=0, description="First wait after a failed ClickHouse write")
     retry_max_s: float = Field(30.0, gt=0, description="Longest wait between write attempts")
-    group_id: str = Field("trackwire-sink", min_length=1, description="Kafka consumer group")
+    group_id: str | None = Field(
+        None, min_length=1, description="Kafka consumer group (default: topic prefix + 'sink', so deployments "
+                                        "sharing a cluster never share a group)")
     http_host: str = "0.0.0.0"
     http_port: int | None = Field(9102, ge=0, le=65535, description="metrics and health; None disables")
     shutdown_timeout_s: float = Field(15.0, gt=0, description="How long a stop may spend writing the last batch")
