@@ -29,6 +29,14 @@ KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
 RUN_ID = uuid.uuid4().hex[:8]
 
 
+# In CI, property tests use a fixed seed: a failure there is reproducible, never a coin toss.
+if os.environ.get("CI"):
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    _hypothesis_settings.load_profile("ci")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kafka: needs a real Kafka broker (uses the kafka_bootstrap fixture)")
 

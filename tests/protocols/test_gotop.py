@@ -23,6 +23,7 @@ from protocols.base import (
     UnsupportedCommand,
 )
 from protocols.gotop import CODEC, GotopSession
+from tests.protocols.fuzzing import drive_codec, mutated
 from schemas.alarms import Alarm
 from schemas.records import Alert, Ble, Cell, Event, Position, Record, Wifi
 
@@ -475,24 +476,7 @@ SAMPLES = [wire(raw) for raw in F.ALL_FRAMES.values()]
 
 
 def run_everything(data: bytes, chunks: list[int], transport: Transport) -> None:
-    CODEC.detect(data, transport)
-    framer = CODEC.new_framer(transport, max_frame=MAX_FRAME)
-    session = CODEC.new_session(transport)
-    position = 0
-    for size in chunks + [len(data)]:
-        framer.feed(data[position:position + size])
-        position += size
-        while (item := framer.next()) is not None:
-            if isinstance(item, Frame):
-                assert len(item.data) <= MAX_FRAME
-                decoded = CODEC.decode(item.data, session, NOW)
-                assert isinstance(decoded, Decoded)
-                assert (decoded.error is None) or decoded.records == []
-            else:
-                assert item.reason and item.data
-        assert framer.buffered <= MAX_FRAME
-        if position >= len(data):
-            break
+    drive_codec(CODEC, data, chunks, transport, MAX_FRAME, NOW)
 
 
 @settings(max_examples=200, deadline=None)
@@ -502,19 +486,8 @@ def test_random_bytes_never_raise(data: bytes, chunks: list[int], transport: Tra
     run_everything(data, chunks, transport)
 
 
-@st.composite
-def mutated_samples(draw) -> bytes:
-    data = bytearray(draw(st.sampled_from(SAMPLES)))
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["replace", "insert", "delete"]))
-        index = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "replace" and data:
-            data[index] = draw(st.sampled_from(b"#,:-&{}AVNSEW0159.xX \xff"))
-        elif op == "insert":
-            data.insert(index, draw(st.integers(0, 255)))
-        elif data:
-            del data[index]
-    return bytes(data)
+def mutated_samples():
+    return mutated(SAMPLES, b"#,:-&{}AVNSEW0159.xX \xff")
 
 
 @settings(max_examples=300, deadline=None)
@@ -524,5 +497,6 @@ def test_mutated_real_frames_never_raise(data: bytes, chunks: list[int], transpo
     run_everything(data, chunks, transport)
     decoded = CODEC.decode(data, CODEC.new_session(transport), NOW)
     assert isinstance(decoded, Decoded)
-    for record in decoded.records:
-        assert_sane_fix(record)
+    # No range check here: a mutated digit can make a year 2054 or a latitude 92; the codec reports
+    # what the device said, and the processors dead-letter impossible fixes.
+    assert decoded.error is None or decoded.records == []

@@ -17,6 +17,7 @@ except ImportError:  # ... and a package if someone adds __init__.py files
 from protocols import gt06
 from protocols.base import Command, Decoded, Detection, Frame, FrameError, Session, Transport, UnsupportedCommand
 from protocols.gt06 import CODEC, Gt06Session
+from tests.protocols.fuzzing import drive_codec, mutated
 from schemas.alarms import Alarm
 from schemas.records import Alert, Cell, Event, Position, Record, Wifi, from_msgpack, to_msgpack
 
@@ -726,24 +727,7 @@ SAMPLE_LIST = list(SAMPLES.values())
 
 
 def run_everything(data: bytes, chunks: list[int], transport: Transport) -> None:
-    CODEC.detect(data[:8], transport)
-    framer = CODEC.new_framer(transport, max_frame=MAX_FRAME)
-    s = CODEC.new_session(transport)
-    position = 0
-    for size in chunks + [len(data)]:
-        framer.feed(data[position:position + size])
-        position += size
-        while (item := framer.next()) is not None:
-            if isinstance(item, Frame):
-                assert len(item.data) <= MAX_FRAME
-                decoded = CODEC.decode(item.data, s, NOW)
-                assert isinstance(decoded, Decoded)
-                assert decoded.error is None or decoded.records == []
-            else:
-                assert item.reason and item.data
-        assert framer.buffered <= MAX_FRAME
-        if position >= len(data):
-            break
+    drive_codec(CODEC, data, chunks, transport, MAX_FRAME, NOW)
 
 
 @settings(max_examples=200, deadline=None)
@@ -754,19 +738,8 @@ def test_random_bytes_never_raise(data: bytes, chunks: list[int], transport: Tra
     run_everything(b"\x78\x78" + data, chunks, transport)
 
 
-@st.composite
-def mutated_samples(draw) -> bytes:
-    data = bytearray(draw(st.sampled_from(SAMPLE_LIST)))
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["replace", "insert", "delete"]))
-        index = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "replace" and data:
-            data[index] = draw(st.sampled_from(b"\x00\x01\x0d\x0a\x78\x79\x80\xff"))
-        elif op == "insert":
-            data.insert(index, draw(st.integers(0, 255)))
-        elif data:
-            del data[index]
-    return bytes(data)
+def mutated_samples():
+    return mutated(SAMPLE_LIST, b"\x00\x01\x0d\x0a\x78\x79\x80\xff")
 
 
 @settings(max_examples=300, deadline=None)

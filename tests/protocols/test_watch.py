@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import frames_watch as F
 from protocols.base import Command, Decoded, Detection, Frame, FrameError, Transport, UnsupportedCommand
 from protocols.watch import CODEC, WatchSession
+from tests.protocols.fuzzing import drive_codec
 from schemas.alarms import Alarm
 from schemas.records import Alert, Cell, Event, Position, Record, Telemetry, Wifi
 
@@ -539,22 +540,8 @@ def mutate(raw: bytes, data: st.DataObject) -> bytes:
 
 def run_everything(data_bytes: bytes, chunks: list[int], max_frame: int) -> None:
     for transport in Transport:
-        CODEC.detect(data_bytes, transport)
-        CODEC.detect(data_bytes[:7], transport)
-    framer = CODEC.new_framer(Transport.TCP, max_frame)
-    session = CODEC.new_session(Transport.TCP)
-    position = 0
-    for size in chunks + [len(data_bytes)]:
-        framer.feed(data_bytes[position : position + size])
-        position += size
-        for item in iter(framer.next, None):
-            assert isinstance(item, (Frame, FrameError)) and item.data
-            if isinstance(item, Frame):
-                decoded = CODEC.decode(item.data, session, NOW)
-                assert isinstance(decoded, Decoded)
-                assert decoded.error is None or decoded.records == []
-        assert framer.buffered <= max_frame
-    CODEC.decode(data_bytes, session, NOW)
+        drive_codec(CODEC, data_bytes, chunks, transport, max_frame, NOW)
+    CODEC.decode(data_bytes, CODEC.new_session(Transport.TCP), NOW)
 
 
 @settings(max_examples=300, deadline=None)
