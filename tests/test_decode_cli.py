@@ -73,3 +73,9 @@ def test_console_script_entry_point_runs():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert '"alarm":"sos"' in done.stdout
+
+
+def test_unreadable_input_is_the_only_non_zero_exit(tmp_path):
+    result = CliRunner().invoke(main, ["decode", str(tmp_path / "missing.txt")])
+    assert result.exit_code != 0
+    assert "missing.txt" in result.output
