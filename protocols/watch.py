@@ -555,18 +555,8 @@ def _on_keepalive(msg: _Message) -> Outcome:
     return records, None
 
 
-def _on_bphrt(msg: _Message) -> Outcome:
+def _on_blood_pressure(msg: _Message) -> Outcome:
     # bphrt,systolic,diastolic,heart rate,height,gender,age,weight; 0 = invalid (vendor doc III.3)
-    values = msg.fields()
-    return _telemetry_or_invalid(
-        msg,
-        bp_systolic_mmhg=_reading(_field(values, 0)),
-        bp_diastolic_mmhg=_reading(_field(values, 1)),
-        heart_rate_bpm=_reading(_field(values, 2)),
-    ), None
-
-
-def _on_blood(msg: _Message) -> Outcome:
     # BLOOD,systolic,diastolic (firmware YX_Net_Send_BLOOD); a third value is a heart rate (Traccar)
     values = msg.fields()
     return _telemetry_or_invalid(
@@ -720,8 +710,8 @@ _ROUTES: dict[str, _Route] = {
     "TK2": _Route(_on_voice, nack=_echo_with("0")),
     "JXTK": _Route(_on_voice_chunk),
     "IMG": _Route(_on_image),
-    "BPHRT": _Route(_on_bphrt, _echo),  # vendor doc III.3: platform response "bphrt"
-    "BLOOD": _Route(_on_blood),
+    "BPHRT": _Route(_on_blood_pressure, _echo),  # vendor doc III.3: platform response "bphrt"
+    "BLOOD": _Route(_on_blood_pressure),
     "HEART": _Route(_on_heart),
     "PULSE": _Route(_on_heart),
     "OXYGEN": _Route(_on_oxygen),
