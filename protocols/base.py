@@ -8,6 +8,15 @@ manifest/framer/decoder/encoder apart, but with no I/O (as h11):
 - `decode(frame, session, now)` -> `Decoded`: records, the reply bytes the device expects, and the
                           device id; a bad frame gives `Decoded.error`, never an exception
 - `encode_command(command, session)` -> bytes to send, or raises `UnsupportedCommand`
+- optionally `identify(frame, session, now)` -> `Identified`: device id, reply and message type
+  only, for the listener's hot path (it must agree with `decode`; the conformance suite checks it)
+
+Error contract (h11's lesson): device input a codec cannot use raises `Malformed` (or is returned as
+`Decoded.error`); any other exception escaping a codec is *our* bug. Callers never call a codec's
+`decode`/`identify`/`encode_command` directly: they go through `guarded_decode`, `guarded_identify`
+and `guarded_encode` below, which turn `Malformed` into a decode error, anything else into a decode
+error flagged `bug=True` (counted and logged apart, frame still kept on the dead-letter path), and
+any encoding failure into `UnsupportedCommand`.
 
 Sockets, Kafka and the clock belong to the caller: `now` is passed in.
 """
@@ -52,6 +61,24 @@ class FrameError:
     data: bytes
 
 
+class Malformed(ValueError):
+    """Device input we cannot use; `str(exc)` is the reason an operator reads on the dead letter."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerContext:
+    """What a codec may need from the deployment, handed in rather than read from globals.
+
+    `auth_key` signs authentication codes a server issues (JT/T 808 registration) so that every
+    listener instance can check a code without shared state.
+    """
+
+    auth_key: bytes = b"trackwire-development-auth-key"
+
+
+DEFAULT_CONTEXT = ServerContext()
+
+
 @dataclass(slots=True)
 class Session:
     """Per-connection state (per datagram source for UDP). Protocols subclass it for more state.
@@ -62,6 +89,7 @@ class Session:
 
     transport: Transport = Transport.TCP
     device_id: str | None = None
+    context: ServerContext = DEFAULT_CONTEXT
 
 
 @dataclass(slots=True)
@@ -71,6 +99,20 @@ class Decoded:
     device_id: str | None = None
     error: str | None = None  # set when the frame could not be decoded; records then empty
     message_type: str | None = None  # protocol's own name for the frame, for logs and metrics
+    bug: bool = False  # error came from a codec bug, not from the device (see guarded_decode)
+    close: bool = False  # close the connection once the reply is written (e.g. HTTP `Connection: close`)
+
+
+@dataclass(slots=True)
+class Identified:
+    """The listener's view of a frame: who sent it and what to answer, without building records."""
+
+    device_id: str | None = None
+    reply: bytes | None = None
+    message_type: str | None = None
+    error: str | None = None
+    bug: bool = False
+    close: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +128,7 @@ class Command:
 
 
 class UnsupportedCommand(ValueError):
-    pass
+    """The command cannot be encoded for this protocol/device; the reason says why."""
 
 
 class Framer(_Protocol):
@@ -116,3 +158,51 @@ class Codec(_Protocol):
 def hex_preview(data: bytes, limit: int = 48) -> str:
     text = data[:limit].hex()
     return text + ("…" if len(data) > limit else "")
+
+
+# --------------------------------------------------------------------------------------------
+# The guard: the one place codec exceptions are classified
+# --------------------------------------------------------------------------------------------
+
+def codec_bug_reason(codec_name: str, exc: BaseException) -> str:
+    return f"codec bug in {codec_name}: {type(exc).__name__}: {exc}"
+
+
+def guarded_decode(codec: Codec, frame: bytes, session: Session, now: datetime) -> Decoded:
+    """`codec.decode` with the error contract applied; never raises (except BaseException like
+    KeyboardInterrupt/CancelledError, which are not ours to swallow)."""
+    try:
+        return codec.decode(frame, session, now)
+    except Malformed as exc:
+        return Decoded(error=str(exc) or "malformed frame", device_id=session.device_id)
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug, reported as such
+        return Decoded(error=codec_bug_reason(codec.name, exc), bug=True, device_id=session.device_id)
+
+
+def identified_from(decoded: Decoded) -> Identified:
+    return Identified(device_id=decoded.device_id, reply=decoded.reply, message_type=decoded.message_type,
+                      error=decoded.error, bug=decoded.bug, close=decoded.close)
+
+
+def guarded_identify(codec: Codec, frame: bytes, session: Session, now: datetime) -> Identified:
+    """The codec's thin `identify` if it has one, else derived from a full decode; never raises."""
+    identify = getattr(codec, "identify", None)
+    if identify is None:
+        return identified_from(guarded_decode(codec, frame, session, now))
+    try:
+        return identify(frame, session, now)
+    except Malformed as exc:
+        return Identified(error=str(exc) or "malformed frame", device_id=session.device_id)
+    except Exception as exc:  # noqa: BLE001
+        return Identified(error=codec_bug_reason(codec.name, exc), bug=True, device_id=session.device_id)
+
+
+def guarded_encode(codec: Codec, command: Command, session: Session) -> bytes:
+    """`codec.encode_command`, raising only `UnsupportedCommand` (a codec bug is reported as one,
+    with its cause chained, so a downlink caller has exactly one exception to handle)."""
+    try:
+        return codec.encode_command(command, session)
+    except UnsupportedCommand:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UnsupportedCommand(f"{command.name} cannot be encoded for {codec.name}: {exc}") from exc

@@ -16,6 +16,8 @@ from protocols.base import (
     Frame,
     FrameError,
     Framer,
+    DEFAULT_CONTEXT,
+    ServerContext,
     Session,
     Transport,
     hex_preview,
@@ -70,8 +72,10 @@ class ProtocolStream:
         codecs: tuple[Codec, ...] = CODECS,
         max_detect_bytes: int = DEFAULT_MAX_DETECT_BYTES,
         max_frame: int = DEFAULT_MAX_FRAME,
+        context: ServerContext = DEFAULT_CONTEXT,
     ) -> None:
         self.transport = transport
+        self.context = context
         self._codecs = codecs
         self._max_detect = max_detect_bytes
         self._max_frame = max_frame
@@ -112,6 +116,7 @@ class ProtocolStream:
     def _start(self, codec: Codec) -> None:
         self.codec = codec
         self.session = codec.new_session(self.transport)
+        self.session.context = self.context
         self.framer = codec.new_framer(self.transport, self._max_frame)
         self._pending.append(Detected(codec))
         head, self._head = bytes(self._head), bytearray()

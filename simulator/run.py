@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from simulator import frames as F
+from simulator.profiles import PROFILES, DeviceProfile
 
-PROTOCOLS = ("watch", "gt06", "gotop")
+PROTOCOLS = tuple(PROFILES)
 
 
 @dataclass(slots=True)
@@ -61,57 +61,7 @@ class SimStats:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class _Device:
-    """One device's frames and how its replies look on the wire."""
-
-    def __init__(self, protocol: str, index: int, rng: random.Random) -> None:
-        self.protocol = protocol
-        self.rng = rng
-        self.serial = 0
-        self.lat = -33.86 + rng.random() * 0.1
-        self.lon = 151.20 + rng.random() * 0.1
-        self.device_id = (f"{8800000000 + index:010d}" if protocol == "watch"
-                          else f"86{index:013d}")
-
-    def _serial(self) -> int:
-        self.serial = (self.serial + 1) & 0xFFFF
-        return self.serial
-
-    def _fix(self) -> F.Fix:
-        self.lat += self.rng.uniform(-0.0005, 0.0005)
-        self.lon += self.rng.uniform(-0.0005, 0.0005)
-        return F.Fix(datetime.now(timezone.utc).replace(microsecond=0), self.lat, self.lon,
-                     speed_kmh=round(self.rng.uniform(0, 6), 1), course_deg=float(self.rng.randrange(360)))
-
-    def hello(self) -> bytes:
-        if self.protocol == "gt06":
-            return F.gt06_login(self.device_id, self._serial())
-        if self.protocol == "watch":
-            return F.watch_keepalive(self.device_id)
-        return F.gotop_heartbeat(self.device_id)
-
-    def report(self, sos: bool) -> bytes:
-        fix = self._fix()
-        if self.protocol == "gt06":
-            return F.gt06_sos(fix, self._serial()) if sos else F.gt06_location(fix, self._serial())
-        if self.protocol == "watch":
-            # A watch location report gets no reply; its keep-alive does, so closed loops alternate.
-            return F.watch_location(self.device_id, fix, sos=True) if sos else F.watch_keepalive(self.device_id)
-        return F.gotop_location(self.device_id, fix, sos=sos)
-
-    @property
-    def has_replies(self) -> bool:
-        return self.protocol != "gotop"  # GOTOP servers send nothing back
-
-    async def read_reply(self, reader: asyncio.StreamReader) -> bytes:
-        if self.protocol == "watch":
-            return await reader.readuntil(b"]")
-        # GT06 acks are 78 78 05 <protocol> <serial:2> <crc:2> 0D 0A; a CRC can contain 0D 0A itself.
-        head = await reader.readexactly(3)
-        return head + await reader.readexactly(head[2] + 2)
-
-
-async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_at: list[float],
+async def _run_device(device: DeviceProfile, config: SimConfig, stats: SimStats, stop_at: list[float],
                       all_connected: "_Countdown") -> None:
     while True:  # devices keep trying to reach their server
         try:
@@ -128,13 +78,21 @@ async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_
     if config.start_together:
         await all_connected.wait()
     try:
-        frame, is_sos = device.hello(), False
+        pending = list(device.hello())
         while time.monotonic() < stop_at[0]:
+            if not pending:
+                if config.interval_s > 0:
+                    await asyncio.sleep(max(0.0, config.interval_s * device.rng.uniform(0.9, 1.1)))
+                    if time.monotonic() >= stop_at[0]:
+                        break
+                is_sos = config.sos_probability > 0 and device.rng.random() < config.sos_probability
+                pending.append(device.report(sos=is_sos))
+                stats.sos_sent += is_sos
+            out = pending[0]
             sent_at = time.perf_counter()
-            writer.write(frame)
+            writer.write(out.data)
             stats.frames_sent += 1
-            stats.sos_sent += is_sos
-            if device.has_replies:
+            if out.expects_reply:
                 try:
                     await asyncio.wait_for(device.read_reply(reader), config.reply_timeout_s)
                 except asyncio.TimeoutError:
@@ -144,10 +102,7 @@ async def _run_device(device: _Device, config: SimConfig, stats: SimStats, stop_
                 stats.record_latency(time.perf_counter() - sent_at)
             else:
                 await writer.drain()
-            if config.interval_s > 0:
-                await asyncio.sleep(max(0.0, config.interval_s * device.rng.uniform(0.9, 1.1)))
-            is_sos = config.sos_probability > 0 and device.rng.random() < config.sos_probability
-            frame = device.report(sos=is_sos)
+            pending.pop(0)
     except (ConnectionError, asyncio.IncompleteReadError):
         stats.disconnects += 1
     finally:
@@ -177,7 +132,8 @@ async def simulate(config: SimConfig) -> SimStats:
     all_connected = _Countdown(config.devices)
     tasks = []
     for index in range(config.devices):
-        device = _Device(config.protocols[index % len(config.protocols)], index, random.Random(rng.random()))
+        profile = PROFILES[config.protocols[index % len(config.protocols)]]
+        device = profile(index, random.Random(rng.random()))
         tasks.append(asyncio.ensure_future(_run_device(device, config, stats, stop_at, all_connected)))
         if config.connect_rate_per_s and index % 100 == 99:
             await asyncio.sleep(100 / config.connect_rate_per_s)
