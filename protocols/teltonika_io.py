@@ -90,9 +90,9 @@ _GEOFENCE = {0: Alarm.GEOFENCE_EXIT, 1: Alarm.GEOFENCE_ENTER}
 # generated (the record's event IO ID is this ID): with "eventual records" disabled the device
 # repeats the element's current state in every record, which is a state, not an event.
 ALARMS: dict[int, Callable[[int], Alarm | None]] = {
-    # Personal trackers (TMT250, GH5200) raise it from their alarm button; the list defines only
-    # "1 - alarm event occurred". It is the Teltonika SOS.
-    236: _when(1, Alarm.SOS),
+    # "Alarm: 1 - alarm event occurred" says nothing of its cause (a button, an input, a scenario):
+    # a general alarm, not an SOS page.
+    236: _when(1, Alarm.GENERAL),
     246: _when(1, Alarm.MOVEMENT),  # towing: the parked vehicle is moved or lifted
     247: lambda value: Alarm.ACCIDENT if value > 0 else None,
     249: _when(1, Alarm.JAMMING),
