@@ -373,8 +373,8 @@ def records_of(avl: AvlRecord, device_id: str | None) -> list[Record]:
     fix = avl.satellites > 0
     located = fix or (avl.lat, avl.lon) != (0.0, 0.0)
     raw_numbers = {k: v for k, v in avl.io.items() if isinstance(v, int)}
-    gsm = raw_numbers.get(io.GSM_SIGNAL)
-    battery_pct = raw_numbers.get(io.BATTERY_LEVEL)
+    gsm = io.in_range(io.GSM_SIGNAL, raw_numbers.get(io.GSM_SIGNAL))
+    battery_pct = io.in_range(io.BATTERY_LEVEL, raw_numbers.get(io.BATTERY_LEVEL))
     hdop = raw_numbers.get(io.HDOP)
     alarm = io.alarm_of(avl.event_io_id, raw_numbers[avl.event_io_id]) if avl.event_io_id in raw_numbers else None
     position = Position(

@@ -30,31 +30,38 @@ def _tenth(value: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """How one AVL ID is reported: its name in `Event.details`, and the conversion of its raw value."""
+    """How one AVL ID is reported: its name in `Event.details`, the conversion of its raw value, and
+    the largest raw value the list allows (older models reuse some IDs for other things: a value out
+    of range is reported by ID, not under a name it does not have)."""
 
     name: str
     convert: Callable[[int], Value] = int
+    limit: int | None = None
+
+
+def _flag(name: str) -> Named:
+    return Named(name, bool, 1)
 
 
 # AVL ID -> name and conversion ("Permanent I/O elements" and "Eventual I/O elements" of the list).
 NAMED: dict[int, Named] = {
-    1: Named("din1", bool),  # Digital Input 1: 0 / 1
-    2: Named("din2", bool),
-    3: Named("din3", bool),
+    1: _flag("din1"),  # Digital Input 1: 0 / 1
+    2: _flag("din2"),
+    3: _flag("din3"),
     9: Named("ain1_v", _milli),  # Analog Input 1, mV
     16: Named("odometer_m"),  # Total Odometer, m
-    21: Named("gsm_signal"),  # GSM Signal, 0-5
+    21: Named("gsm_signal", limit=5),  # GSM Signal, 0-5
     24: Named("gnss_speed_kmh"),  # Speed, km/h
     66: Named("external_v", _milli),  # External Voltage, mV
     67: Named("battery_v", _milli),  # Battery Voltage, mV
     68: Named("battery_current_a", _milli),  # Battery Current, mA
     69: Named("gnss_status"),  # 0 off, 1 on with fix, 2 on without fix, 3 sleep
     80: Named("data_mode"),  # 0 home on stop ... 5 unknown on moving
-    113: Named("battery_pct"),  # Battery Level, %
+    113: Named("battery_pct", limit=100),  # Battery Level, %
     155: Named("geofence_zone_1"),  # 0 target left zone, 1 target entered zone
     175: Named("auto_geofence"),  # 0 target left zone, 1 target entered zone
-    179: Named("dout1", bool),  # Digital Output 1
-    180: Named("dout2", bool),
+    179: _flag("dout1"),  # Digital Output 1
+    180: _flag("dout2"),
     181: Named("pdop", _tenth),  # GNSS PDOP, x0.1
     182: Named("hdop", _tenth),  # GNSS HDOP, x0.1
     199: Named("trip_odometer_m"),  # Trip Odometer, m
@@ -62,8 +69,8 @@ NAMED: dict[int, Named] = {
     205: Named("gsm_cell_id"),
     206: Named("gsm_area_code"),
     236: Named("alarm"),  # Alarm: 1 - alarm event occurred
-    239: Named("ignition", bool),  # 0 ignition off, 1 ignition on
-    240: Named("movement", bool),  # 0 movement off, 1 movement on
+    239: _flag("ignition"),  # 0 ignition off, 1 ignition on
+    240: _flag("movement"),  # 0 movement off, 1 movement on
     241: Named("gsm_operator"),  # Active GSM Operator code (MCC and MNC digits)
     246: Named("towing"),  # 0 steady, 1 towing
     247: Named("crash"),  # 1 real crash detected, 2-5 crash traces, 6 crash detected (not calibrated)
@@ -108,7 +115,7 @@ ALARMS: dict[int, Callable[[int], Alarm | None]] = {
 def named_value(avl_id: int, raw: int) -> tuple[str, Value]:
     """(name, converted value) for a known ID, else (`io_<id>`, the raw value)."""
     named = NAMED.get(avl_id)
-    if named is None:
+    if named is None or (named.limit is not None and raw > named.limit):
         return f"io_{avl_id}", raw
     return named.name, named.convert(raw)
 
@@ -116,3 +123,11 @@ def named_value(avl_id: int, raw: int) -> tuple[str, Value]:
 def alarm_of(avl_id: int, raw: int) -> Alarm | None:
     rule = ALARMS.get(avl_id)
     return rule(raw) if rule is not None else None
+
+
+def in_range(avl_id: int, raw: int | None) -> int | None:
+    """The raw value when the ID's list entry allows it, else None (used for the record fields)."""
+    named = NAMED.get(avl_id)
+    if raw is None or (named is not None and named.limit is not None and raw > named.limit):
+        return None
+    return raw
