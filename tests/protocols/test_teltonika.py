@@ -542,3 +542,23 @@ def test_random_bytes_never_crash(raw: bytes) -> None:
         CODEC.detect(raw, transport)
         assert not guarded_decode(CODEC, raw, CODEC.new_session(transport), NOW).bug
         assert not guarded_identify(CODEC, raw, CODEC.new_session(transport), NOW).bug
+
+
+def test_the_example_capture_decodes_with_the_cli() -> None:
+    """examples/teltonika.hex: handshake, Codec 8, 8E, 16, a Codec 12 response, Traccar's alarm packet."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from trackwire.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "teltonika.hex"
+    result = CliRunner().invoke(main, ["decode", "--hex", str(example)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert not [o for o in out if o["type"] == "error"]
+    assert [(o["line"], o["hex"]) for o in out if o["type"] == "reply"] == [
+        (1, "01"), (2, "00000001"), (3, "00000001"), (4, "00000002"), (6, "00000002")]
+    assert {o["device_id"] for o in out if o["type"] != "reply"} == {WIKI_DEVICE}
+    assert [o["alarm"] for o in out if o["type"] == "alert"] == ["general"]
