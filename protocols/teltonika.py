@@ -194,7 +194,7 @@ class Reader:
     def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
 
-    def int(self, n: int) -> int:
+    def signed(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big", signed=True)
 
     def u8(self) -> int:
@@ -338,7 +338,7 @@ def read_record(r: Reader, layout: IoLayout) -> AvlRecord:
         raise Malformed(f"AVL timestamp {stamp} ms is past the year 9999")
     record = AvlRecord(
         time=datetime.fromtimestamp(stamp / 1000, timezone.utc), priority=r.u8(),
-        lon=r.int(4) / 1e7, lat=r.int(4) / 1e7, altitude_m=r.int(2), angle=r.uint(2), satellites=r.u8(),
+        lon=r.signed(4) / 1e7, lat=r.signed(4) / 1e7, altitude_m=r.signed(2), angle=r.uint(2), satellites=r.u8(),
         speed_kmh=r.uint(2), event_io_id=r.uint(layout.id_size),
     )
     if layout.generation_type:
