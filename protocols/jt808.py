@@ -589,7 +589,11 @@ ROUTES: dict[int, Route] = {
 
 
 def _handle(frame: bytes, session: Session, now: datetime, build: bool) -> Decoded:
-    message = open_message(frame)  # Malformed: no reply, the header cannot be trusted
+    try:
+        message = open_message(frame)
+    except Malformed as exc:  # no reply: the header cannot be trusted. Returned, not raised, so a
+        # caller that calls decode directly (the listener's hot path today) gets the error too.
+        return Decoded(device_id=session.device_id, error=f"{exc} [{hex_preview(frame)}]")
     device_id = message.device_id
     route = ROUTES.get(message.msg_id)
     if route is None:

@@ -164,4 +164,6 @@ def alarms_from(word: int, f: ItemFields) -> list[Alarm]:
 
 
 def status_details(word: int) -> dict[str, bool]:
-    return {name: bool(word >> bit & 1) for bit, name in STATUS_FLAGS.items()}
+    """`acc` always (off is news too); the other flags only when set."""
+    flags = {name: True for bit, name in STATUS_FLAGS.items() if word >> bit & 1}
+    return {"acc": bool(word & STATUS_ACC), **flags}
