@@ -496,7 +496,8 @@ def handle_authenticate(ctx: Context) -> Outcome:
         code = text(r.rest())
     device_id = msg.device_id
     expected = auth_code(ctx.session.context.auth_key, device_id)
-    if not hmac.compare_digest(code.encode("utf-8"), expected.encode("ascii")):
+    # A vouched-for session (the processors, which do not hold the key) was checked by the listener.
+    if not ctx.session.authenticated and not hmac.compare_digest(code.encode("utf-8"), expected.encode("ascii")):
         ctx.session.forget(device_id)
         return Outcome(result=RESULT_FAILURE, rejected=True,
                        error=f"not authenticated: wrong authentication code from terminal {device_id}")

@@ -49,7 +49,7 @@ def test_each_protocol_is_detected_from_its_frames(protocol, frame, transport):
 def test_garbage_matches_no_protocol_with_a_hex_preview(garbage):
     outcome = detect(garbage, Transport.TCP)
     assert isinstance(outcome, NoProtocol)
-    assert "match no known protocol (gt06, watch, gotop)" in outcome.reason
+    assert f"match no known protocol ({', '.join(c.name for c in CODECS)})" in outcome.reason
     assert garbage[:8].hex() in outcome.reason
 
 
@@ -111,4 +111,4 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "watch", "gotop"]
+    assert [c.name for c in CODECS] == ["gt06", "jt808", "watch", "gotop"]

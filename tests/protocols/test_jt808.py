@@ -353,8 +353,9 @@ def test_logout_ends_the_authentication() -> None:
 
 def test_a_session_vouched_for_needs_no_authentication() -> None:
     s = CODEC.new_session(Transport.TCP)
-    s.authenticated = True  # as the processors do for frames a listener accepted
+    s.authenticated = True  # as the processors do for frames a listener accepted: they hold no key
     assert guarded_decode(CODEC, F.LOCATION_SOS, s, NOW).error is None
+    assert guarded_decode(CODEC, F.ref_auth_2013(F.PHONE_13511221122, key=b"another key"), s, NOW).error is None
 
 
 def test_the_listener_decodes_a_plain_session_without_crashing() -> None:
