@@ -371,6 +371,22 @@ def test_authentication_state_is_bounded() -> None:
     assert len(s.terminals) == jt808.MAX_AUTHENTICATED_PER_SESSION
 
 
+def envelope(frame: bytes, rejected: str | None = None):
+    from schemas.envelopes import RawFrame
+    return RawFrame(frame_id="c-1", received_at_ms=int(NOW.timestamp() * 1000), transport="tcp", peer="p",
+                    listener_id="l", connection_id="c", data=frame, protocol="jt808", device_id="94027587492",
+                    rejected=rejected)
+
+
+def test_the_processors_decode_accepted_frames_and_dead_letter_refused_ones() -> None:
+    from processors.decoding import decode_envelope, read_envelope
+    accepted = decode_envelope(read_envelope(envelope(F.LOCATION_SOS).to_msgpack()))
+    assert accepted.error is None
+    assert [r.frame_id for r in accepted.records] == ["c-1"] * 3 and accepted.records[1].alarm is Alarm.SOS
+    refused = decode_envelope(read_envelope(envelope(F.LOCATION_SOS, "not authenticated: x").to_msgpack()))
+    assert refused.records == [] and refused.error == "rejected by the listener: not authenticated: x"
+
+
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
