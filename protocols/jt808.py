@@ -94,7 +94,7 @@ class Jt808Framer:
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._buf = bytearray()
         self._start = 0
-        self._scan = 1  # where the search for the closing 7E resumes, from _start
+        self._scan = 1  # where the search for the next 7E resumes, from _start (linear byte-wise input)
         self._max = max(max_frame, 16)
 
     @property
@@ -115,8 +115,9 @@ class Jt808Framer:
             if n == 0:
                 return None
             if buf[self._start] != FLAG:
-                flag = buf.find(FLAG, self._start)
+                flag = buf.find(FLAG, self._start + self._scan)
                 if flag < 0:
+                    self._scan = n  # garbage so far; the search resumes after it
                     if n > self._max:
                         return FrameError("no JT/T 808 frame start (7E)", self._take(n))
                     return None

@@ -571,3 +571,25 @@ def test_mutated_real_frames_never_raise(data: bytes, chunks: list[int], transpo
     drive_codec(CODEC, data, chunks, transport, 4096, NOW)
     for frame in (data, *F.PREAMBLE[:1]):
         assert not guarded_decode(CODEC, frame, authenticated_session(), NOW).bug
+
+
+def test_the_example_capture_decodes_with_the_cli() -> None:
+    """examples/jt808.hex: registration, authentication with the development-key code, an SOS
+    location, then a foreign code (refused)."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from trackwire.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "jt808.hex"
+    result = CliRunner().invoke(main, ["decode", "--hex", str(example)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [(o["type"], o["line"]) for o in out] == [
+        ("event", 1), ("reply", 1), ("event", 2), ("reply", 2),
+        ("position", 3), ("alert", 3), ("event", 3), ("reply", 3), ("error", 4), ("reply", 4)]
+    assert out[1]["hex"] == ref_register_answer(F.REGISTER_2013).hex()
+    assert out[8]["reason"].startswith("not authenticated: wrong authentication code")
+    assert out[9]["hex"] == ref_general_response(F.AUTH_FOREIGN_CODE, 1).hex()
