@@ -469,6 +469,11 @@ def test_back_to_back_frames_garbage_and_a_lost_delimiter() -> None:
                      Frame(F.LOCATION_SOS), Frame(F.HEARTBEAT)]
 
 
+def test_garbage_fed_byte_by_byte_is_one_error() -> None:
+    items = frames_of(CODEC.new_framer(Transport.TCP), b"x" * 100 + F.HEARTBEAT, 1)
+    assert items == [FrameError("bytes before a JT/T 808 frame start (7E)", b"x" * 100), Frame(F.HEARTBEAT)]
+
+
 def test_an_oversized_frame_is_dropped_and_the_stream_goes_on() -> None:
     framer = CODEC.new_framer(Transport.TCP, max_frame=64)
     items = frames_of(framer, b"\x7e" + b"\x01" * 100 + F.HEARTBEAT, 7)
