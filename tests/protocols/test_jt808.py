@@ -598,3 +598,8 @@ def test_the_example_capture_decodes_with_the_cli() -> None:
     assert out[1]["hex"] == ref_register_answer(F.REGISTER_2013).hex()
     assert out[8]["reason"].startswith("not authenticated: wrong authentication code")
     assert out[9]["hex"] == ref_general_response(F.AUTH_FOREIGN_CODE, 1).hex()
+
+
+@given(st.binary(max_size=200))
+def test_check_code_is_the_xor_of_every_byte(data: bytes) -> None:
+    assert jt808.check_code(data) == F.ref_xor(data)
