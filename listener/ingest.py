@@ -35,6 +35,7 @@ class Outgoing:
     protocol: str
     device_id: str | None
     received: float = field(default_factory=time.perf_counter)  # for the frame-to-reply latency
+    close: bool = False  # close the connection once the reply is written (HTTP `Connection: close`)
 
 
 @dataclass(slots=True)
@@ -98,7 +99,7 @@ class Ingest:
             data=frame,
         )
         key = (device_id or connection_id).encode()
-        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, device_id)
+        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, device_id, close=decoded.close)
 
     def dead_letter(
         self,

@@ -29,7 +29,7 @@ SAMPLES = [
 ]
 
 GARBAGE = [
-    b"GET / HTTP/1.1\r\nHost: example\r\n\r\n",
+    b"HELO mail.example.com\r\n",  # SMTP greeting (an HTTP request line is an osmand report)
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
     b"\x00\x00\x00\x00\x00\x00",
@@ -49,7 +49,7 @@ def test_each_protocol_is_detected_from_its_frames(protocol, frame, transport):
 def test_garbage_matches_no_protocol_with_a_hex_preview(garbage):
     outcome = detect(garbage, Transport.TCP)
     assert isinstance(outcome, NoProtocol)
-    assert "match no known protocol (gt06, watch, gotop)" in outcome.reason
+    assert f"match no known protocol ({', '.join(c.name for c in CODECS)})" in outcome.reason
     assert garbage[:8].hex() in outcome.reason
 
 
@@ -111,4 +111,4 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "watch", "gotop"]
+    assert [c.name for c in CODECS] == ["gt06", "watch", "gotop", "osmand"]

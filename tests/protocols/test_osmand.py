@@ -316,6 +316,29 @@ def test_non_http_does_not_match(head):
     assert CODEC.detect(head, Transport.TCP) is Detection.NO_MATCH
 
 
+def _other_protocols_frames() -> list[bytes]:
+    """Every other codec's samples (its frames module's SAMPLES/UDP_SAMPLES, where it has them yet),
+    plus the frames tests/protocols/test_detection.py uses for each."""
+    import importlib
+
+    frames = [bytes.fromhex("78780D01012345678901234500018CDD0D0A")]  # GT06 document login
+    for codec in CODECS:
+        if codec is CODEC:
+            continue
+        module = importlib.import_module(f"tests.protocols.frames_{codec.name}")
+        frames += [frame for _, frame in getattr(module, "SAMPLES", []) + getattr(module, "UDP_SAMPLES", [])]
+        frames += [value for name, value in vars(module).items() if name.isupper() and isinstance(value, bytes)]
+    return frames
+
+
+def test_no_other_protocols_frame_is_detected_as_osmand():
+    frames = _other_protocols_frames()
+    assert len(frames) > 20
+    for frame in frames:
+        for transport in Transport:
+            assert CODEC.detect(frame, transport) is Detection.NO_MATCH, frame[:40]
+
+
 def test_registered_last_for_tcp_only():
     assert CODECS[-1] is CODEC and CODEC.transports == frozenset({Transport.TCP})
 
