@@ -394,3 +394,22 @@ def test_mutated_real_requests_never_raise(data, chunks):
     assert not decoded.bug, decoded.error
     assert decoded.error is None or (decoded.records == [] and decoded.reply.startswith(b"HTTP/1.1 4")
                                      or decoded.reply.startswith(b"HTTP/1.1 5"))
+
+
+def test_example_capture_decodes_with_the_cli():
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from trackwire.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "osmand.hex"
+    result = CliRunner().invoke(main, ["decode", "--hex", str(example)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [(o["type"], o["line"]) for o in out] == [
+        ("position", 1), ("reply", 1), ("position", 2), ("alert", 2), ("event", 2), ("reply", 2),
+        ("error", 3), ("reply", 3)]
+    assert bytes.fromhex(out[1]["hex"]) == OK and out[3]["alarm"] == "sos"
+    assert bytes.fromhex(out[7]["hex"]).startswith(b"HTTP/1.1 400 Bad Request\r\n")
