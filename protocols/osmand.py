@@ -117,6 +117,8 @@ def detect(head: bytes, transport: Transport = Transport.TCP) -> Detection:
 # --------------------------------------------------------------------------------------------
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+H11_WINDOW = 4096  # bytes handed to h11 at a time
+_COMPACT_AFTER = 4096
 
 
 def _new_server(max_frame: int) -> h11.Connection:
@@ -124,11 +126,18 @@ def _new_server(max_frame: int) -> h11.Connection:
 
 
 class HttpRequestFramer:
-    """One Frame per HTTP request, in order; see the module docstring for refused requests."""
+    """One Frame per HTTP request, in order; see the module docstring for refused requests.
+
+    h11 gets the bytes a window at a time, so what it holds past a request's end (its
+    `trailing_data`, copied on each look) stays small, and a burst of pipelined requests in one
+    read is framed in linear time; `_start` moves over the buffer instead of deleting its front.
+    """
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._max = max_frame
-        self._buf = bytearray()  # bytes of the request being read, and of any pipelined after it
+        self._buf = bytearray()  # from `_start`: the request being read, and any pipelined after it
+        self._start = 0
+        self._fed = 0  # offset in _buf up to which bytes went to the current h11 Connection
         self._http = _new_server(max_frame)
         self._request: h11.Request | None = None  # the head of the request being read
         self._stopped: str | None = None  # why no further request is read on this connection
@@ -136,14 +145,13 @@ class HttpRequestFramer:
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) + len(self._ignored)
+        return len(self._buf) - self._start + len(self._ignored)
 
     def feed(self, data: bytes) -> None:
         if self._stopped is not None:
             self._ignored += data
-            return
-        self._buf += data
-        self._http.receive_data(data)
+        else:
+            self._buf += data
 
     def next(self) -> Frame | FrameError | None:
         if self._stopped is not None:
@@ -154,7 +162,12 @@ class HttpRequestFramer:
             except h11.RemoteProtocolError as exc:
                 return self._refuse(f"bad HTTP request: {exc}", self._bad_request_size())
             if event is h11.NEED_DATA:
-                if len(self._buf) > self._max:  # all of it is the unfinished request
+                if self._fed < len(self._buf):
+                    window = bytes(self._buf[self._fed:self._fed + H11_WINDOW])
+                    self._fed += len(window)
+                    self._http.receive_data(window)
+                    continue
+                if len(self._buf) - self._start > self._max:  # all of it is the unfinished request
                     return self._refuse(f"HTTP request over {self._max} bytes", self._max)
                 return None
             if isinstance(event, h11.Request):
@@ -167,15 +180,19 @@ class HttpRequestFramer:
             # PAUSED and ConnectionClosed cannot come: a new Connection starts after each request
             # and the end of the stream is never fed.
 
+    def _consumed(self) -> int:
+        """Bytes of the current request h11 has read (what it was fed, less what it holds unread)."""
+        return self._fed - self._start - len(self._http.trailing_data[0])
+
     def _bad_request_size(self) -> int:
         """A bad head ends at its blank line (h11's rule: LF, optional CR, LF); a bad body, or a head
         without an end, is cut at the limit."""
-        if self._request is None and (blank := _BLANK_LINE.search(self._buf)) is not None:
-            return min(blank.end(), self._max)
-        return min(len(self._buf), self._max)
-
-    def _consumed(self) -> int:
-        return len(self._buf) - len(self._http.trailing_data[0])
+        limit = min(len(self._buf) - self._start, self._max)
+        if self._request is None:
+            blank = _BLANK_LINE.search(self._buf, self._start, self._start + limit)
+            if blank is not None:
+                return blank.end() - self._start
+        return limit
 
     def _oversized_head(self, request: h11.Request) -> Frame | None:
         head_size = self._consumed()
@@ -192,25 +209,31 @@ class HttpRequestFramer:
         size = self._consumed()
         if size > self._max:
             return self._refuse(f"HTTP request over {self._max} bytes", self._max)
-        frame = bytes(self._buf[:size])
-        rest = bytes(self._buf[size:])
+        frame = Frame(bytes(self._buf[self._start:self._start + size]))
         closing = self._request is not None and _wants_close(self._request)
-        self._buf = bytearray()
+        self._start += size
+        self._fed = self._start  # what h11 held unread is fed again to the next request's Connection
         self._http = _new_server(self._max)
         self._request = None
         if closing:
-            self._stopped = "the request before asked to close the connection"
-            self._ignored += rest
-        elif rest:
-            self.feed(rest)
-        return Frame(frame)
+            self._stop("the request before asked to close the connection")
+        elif self._start > _COMPACT_AFTER and self._start * 2 > len(self._buf):
+            del self._buf[:self._start]
+            self._fed -= self._start
+            self._start = 0
+        return frame
 
     def _refuse(self, reason: str, size: int) -> Frame:
+        frame = Frame(bytes(self._buf[self._start:self._start + size]))
+        self._start += size
+        self._stop(reason)
+        return frame
+
+    def _stop(self, reason: str) -> None:
         self._stopped = reason
-        self._ignored += self._buf[size:]
-        frame = bytes(self._buf[:size])
+        self._ignored += self._buf[self._start:]
         self._buf = bytearray()
-        return Frame(frame)
+        self._start = self._fed = 0
 
     def _take_ignored(self) -> FrameError | None:
         if not self._ignored:
