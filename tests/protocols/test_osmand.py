@@ -237,6 +237,14 @@ def test_all_samples_pipelined_on_one_connection_frame_in_order_whole_and_byte_b
         assert frames_of(stream, step) == [Frame(frame) for frame in keep_alive]
 
 
+def test_a_burst_of_pipelined_requests_in_one_read_frames_in_order_and_leaves_nothing():
+    burst = [F.ANDROID_POSITION, F.CHUNKED_JSON_MOVING, F.FORM_POSITION] * 400
+    framer = HttpRequestFramer()
+    framer.feed(b"".join(burst))
+    assert list(iter(framer.next, None)) == [Frame(frame) for frame in burst]
+    assert framer.buffered == 0
+
+
 def test_trailing_partial_request_waits():
     framer = HttpRequestFramer()
     framer.feed(F.TRACCAR_MINIMAL + F.ANDROID_POSITION[:30])
