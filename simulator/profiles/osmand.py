@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import h11
 
-from protocols.osmand import KNOTS_TO_KMH, MPS_TO_KMH
+from protocols.osmand_report import KNOTS_TO_KMH, MPS_TO_KMH
 from simulator.frames import Fix
 from simulator.profiles.base import DeviceProfile, Outgoing
 

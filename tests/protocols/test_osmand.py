@@ -27,7 +27,8 @@ from protocols.base import (
     guarded_encode,
     guarded_identify,
 )
-from protocols.osmand import CODEC, OK, OK_CLOSE, HttpRequestFramer, parse_timestamp
+from protocols.osmand import CODEC, OK, OK_CLOSE, HttpRequestFramer
+from protocols.osmand_report import parse_timestamp
 from protocols.registry import CODECS
 from schemas.alarms import Alarm
 from schemas.envelopes import RawFrame
@@ -215,6 +216,17 @@ def test_unsupported_transfer_encoding_gets_h11s_501():
 def test_hostile_json_is_a_clean_decode_error(body):
     decoded = decode(F.post_json(body))
     assert decoded.error and not decoded.bug and decoded.reply.startswith(b"HTTP/1.1 400 ")
+
+
+def test_records_survive_the_msgpack_encoding():
+    from schemas.records import from_dict, to_dict, to_msgpack
+
+    big = F.post_json(b'{"device_id":"1","location":{"timestamp":"2025-06-15T13:45:12.862Z","extras":{"huge":'
+                      + b"9" * 25 + b',"fine":7}}}')
+    records = [r for frame in SAMPLES + [big] for r in decode(frame).records]
+    assert all(to_msgpack(r) for r in records)  # no int beyond 64 bits, no NaN
+    assert decode(big).records[0].details == {"fine": 7}
+    assert all(from_dict(to_dict(r)) == r for r in records)
 
 
 # -- framing -----------------------------------------------------------------------------------
