@@ -27,7 +27,8 @@ Seams, all sans-IO:
 - framer: drives a fresh h11 server `Connection` per request to find where each request (head and
   `Content-Length` or chunked body) ends, and hands each whole request's raw bytes out as one Frame,
   in order, so pipelined requests are several Frames. h11 parses; nothing here parses HTTP by hand.
-- decode: parses one request (h11 again) into records, with the HTTP/1.1 response bytes as `reply`.
+- decode: parses one request (h11 again; protocols/osmand_report.py reads its values) into
+  records, with the HTTP/1.1 response bytes as `reply`.
   The listener writes replies only once Kafka acknowledged, in frame order: HTTP pipelining order.
 
 A request the framer will not read to its end still becomes a Frame, so that the phone gets an

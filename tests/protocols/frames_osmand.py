@@ -136,13 +136,13 @@ CHUNKED_JSON_MOVING = chunked(JSON_MOVING, [16, 100])
 
 # --- Clients ----------------------------------------------------------------------------------
 
-ANDROID_URI = (b"/?id=865432109876543&timestamp=1764583200&lat=52.3702157&lon=4.8951679"
+ANDROID_URI = (b"/?id=865432109876543&timestamp=1733047200&lat=52.3702157&lon=4.8951679"
                b"&speed=5.399568&bearing=87.5&altitude=12.0&accuracy=0.0&batt=64.0")
 ANDROID_SOS_URI = ANDROID_URI + b"&alarm=sos"
 ANDROID_POSITION = post_query(ANDROID_URI)
 ANDROID_SOS = post_query(ANDROID_SOS_URI)
 
-OSMAND_URI = (b"/?id=123456&lat=52.370216&lon=4.895168&timestamp=1764583200000&hdop=4.0"
+OSMAND_URI = (b"/?id=123456&lat=52.370216&lon=4.895168&timestamp=1733047200000&hdop=4.0"
               b"&altitude=11.5&speed=1.8")
 OSMAND_POSITION = get(OSMAND_URI, ANDROID_HEADERS)
 
@@ -150,7 +150,7 @@ FORM_BODY = b"id=902064&lat=42.06288&lon=-88.23412&timestamp=1442068686&hdop=6.0
 FORM_POSITION = post_body(FORM_BODY, b"application/x-www-form-urlencoded")
 
 JSON_SOS = (
-    b'{"location":{"timestamp":"2026-11-30T08:15:00.000Z","coords":{"latitude":-33.8688,'
+    b'{"location":{"timestamp":"2024-11-30T08:15:00.000Z","coords":{"latitude":-33.8688,'
     b'"longitude":151.2093,"accuracy":12,"speed":0,"heading":-1,"altitude":20},"is_moving":false,'
     b'"odometer":1520,"event":"getCurrentPosition","battery":{"level":0.42,"is_charging":true},'
     b'"activity":{"type":"still"},"extras":{"alarm":"sos"}},"device_id":"48241179"}'

@@ -70,12 +70,12 @@ MOTIONCHANGE = pos("48241179", t("2025-06-15T13:45:12.862Z"), 37.4219983, -122.0
 MOVING = pos("8737767034", t("2021-07-21T08:06:34.444Z"), -6.1148096, 106.6837015, altitude_m=35.7,
              speed_kmh=67.212, course_deg=63.0, battery_pct=79)
 IOS = pos("658765", t("2025-05-09T04:11:30.579Z"), 37.785834, -122.406417, altitude_m=0.0)
-ANDROID = pos("865432109876543", t("2025-12-01T10:00:00Z"), 52.3702157, 4.8951679, speed_kmh=10.0,
+ANDROID = pos("865432109876543", t("2024-12-01T10:00:00Z"), 52.3702157, 4.8951679, speed_kmh=10.0,
               course_deg=87.5, altitude_m=12.0, battery_pct=64)
 CUSTOM = pos("123456789012345", t("2017-09-07T05:56:50Z"), 40.7232948571, -74.0061408571,
              course_deg=7.19889788244, speed_kmh=74.08)
 DEVICEID = pos("123456", NOW, 60.0, 30.0, speed_kmh=0.0, course_deg=0.0, altitude_m=0.0)
-CLIENT9 = pos("48241179", t("2026-11-30T08:15:00Z"), -33.8688, 151.2093, altitude_m=20.0, speed_kmh=0.0,
+CLIENT9 = pos("48241179", t("2024-11-30T08:15:00Z"), -33.8688, 151.2093, altitude_m=20.0, speed_kmh=0.0,
               battery_pct=42)
 
 EXPECTED: dict[bytes, list[Record]] = {
@@ -104,9 +104,9 @@ EXPECTED: dict[bytes, list[Record]] = {
     F.TRACCAR_JSON_MOVING: [MOVING, status(MOVING, accuracy_m=3.8, activity="still", **JSON_STATE)],
     F.CHUNKED_JSON_MOVING: [MOVING, status(MOVING, accuracy_m=3.8, activity="still", **JSON_STATE)],
     F.ANDROID_POSITION: [ANDROID],
-    F.ANDROID_SOS: sos(pos("865432109876543", t("2025-12-01T10:00:00Z"), 52.3702157, 4.8951679, speed_kmh=10.0,
+    F.ANDROID_SOS: sos(pos("865432109876543", t("2024-12-01T10:00:00Z"), 52.3702157, 4.8951679, speed_kmh=10.0,
                            course_deg=87.5, altitude_m=12.0, battery_pct=64)),
-    F.OSMAND_POSITION: [pos("123456", t("2025-12-01T10:00:00Z"), 52.370216, 4.895168, hdop=4.0, altitude_m=11.5,
+    F.OSMAND_POSITION: [pos("123456", t("2024-12-01T10:00:00Z"), 52.370216, 4.895168, hdop=4.0, altitude_m=11.5,
                             speed_kmh=3.334)],
     F.FORM_POSITION: [pos("902064", t("2015-09-12T14:38:06Z"), 42.06288, -88.23412, hdop=6.0, altitude_m=224.0,
                           speed_kmh=0.0)],
