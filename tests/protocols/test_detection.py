@@ -32,7 +32,7 @@ SAMPLES = [
 ]
 
 GARBAGE = [
-    b"GET / HTTP/1.1\r\nHost: example\r\n\r\n",
+    b"HELO mail.example.com\r\n",  # SMTP greeting (an HTTP request line is an osmand report)
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
     b"\x00" * 12,  # zeros: a Teltonika packet preamble, but one declaring 0 data bytes (6 zeros may still become one)
@@ -114,4 +114,4 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "watch", "gotop"]
+    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "watch", "gotop", "osmand"]
