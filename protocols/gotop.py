@@ -607,6 +607,8 @@ _ENCODERS: dict[str, Callable[[dict[str, str], str], str]] = {
 @dataclass(frozen=True, slots=True)
 class GotopCodec:
     name: str = field(default=NAME)
+    # GOTOP firmware reports over TCP; the same `#...#` frames are accepted one per UDP datagram.
+    transports: frozenset[Transport] = field(default=frozenset({Transport.TCP, Transport.UDP}))
 
     def detect(self, head: bytes, transport: Transport) -> Detection:
         return detect(head, transport)

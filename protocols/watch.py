@@ -839,6 +839,8 @@ _COMMAND_INDEX = "0001"
 
 class WatchCodec:
     name = NAME
+    # Watches report over TCP; the same frames are accepted one per UDP datagram.
+    transports = frozenset({Transport.TCP, Transport.UDP})
 
     def detect(self, head: bytes, transport: Transport) -> Detection:
         if not head:
