@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import frames_watch as F
-from protocols.base import Command, Decoded, Detection, Frame, FrameError, Transport, UnsupportedCommand
+from protocols.base import Command, Decoded, Detection, Frame, FrameError, Transport, UnsupportedCommand, guarded_decode
 from protocols.watch import CODEC, WatchSession
 from tests.protocols.fuzzing import drive_codec
 from schemas.alarms import Alarm
@@ -26,7 +26,7 @@ def t(*args: int) -> datetime:
 
 
 def decode(raw: bytes, session: WatchSession | None = None) -> Decoded:
-    return CODEC.decode(raw, session or CODEC.new_session(Transport.TCP), NOW)
+    return guarded_decode(CODEC, raw, session or CODEC.new_session(Transport.TCP), NOW)
 
 
 def fix(device_id: str, time: datetime, valid: bool, lat: float | None, lon: float | None,
@@ -541,7 +541,8 @@ def mutate(raw: bytes, data: st.DataObject) -> bytes:
 def run_everything(data_bytes: bytes, chunks: list[int], max_frame: int) -> None:
     for transport in Transport:
         drive_codec(CODEC, data_bytes, chunks, transport, max_frame, NOW)
-    CODEC.decode(data_bytes, CODEC.new_session(Transport.TCP), NOW)
+    decoded = guarded_decode(CODEC, data_bytes, CODEC.new_session(Transport.TCP), NOW)
+    assert not decoded.bug, decoded.error
 
 
 @settings(max_examples=300, deadline=None)
