@@ -128,7 +128,7 @@ def test_flush_hands_out_what_is_left():
     assert framer.flush() is None and framer.buffered == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(data=st.binary(max_size=200).map(lambda b: bytes(b"AB#$"[x % 4] for x in b)),
        sizes=st.lists(st.integers(1, 20), max_size=30), start=st.sampled_from([None, b"$"]),
        max_frame=st.sampled_from([4, 8, 64]))
@@ -139,7 +139,9 @@ def test_delimited_frames_do_not_depend_on_chunking(data, sizes, start, max_fram
     chunked = DelimitedFramer(b"#", start=start, max_frame=max_frame)
     out = feed_in(chunked, data, sizes)
     assert frames_of(out) == frames_of(expected)
-    assert chunked.buffered == whole.buffered <= max(max_frame, 3)
+    assert chunked.buffered <= max(max_frame, 3) and whole.buffered <= max(max_frame, 3)
+    if not errors_of(out + expected):  # how much of a dropped frame is held back may differ
+        assert chunked.buffered == whole.buffered
     consumed = b"".join(item.data for item in out)
     assert consumed == data[:len(data) - chunked.buffered]  # nothing lost, nothing invented
     assert all(len(f) <= max(max_frame, 3) for f in frames_of(out))
@@ -206,7 +208,7 @@ def test_length_framer_stays_bounded_on_a_stream_without_delimiters():
     assert framer.buffered <= 64 and frames_of(out) == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(parts=st.lists(st.one_of(
     st.binary(max_size=12).map(packet),
     st.tuples(st.binary(max_size=12), st.integers(-4, 4)).map(lambda t: packet(t[0], lie=t[1])),
@@ -221,7 +223,9 @@ def test_length_frames_do_not_depend_on_chunking(parts, sizes, max_frame):
     chunked = LengthFramer(3, length_of, end=b"\r\n", max_frame=max_frame)
     out = feed_in(chunked, data, sizes)
     assert frames_of(out) == frames_of(expected)
-    assert chunked.buffered == whole.buffered
+    assert chunked.buffered <= max_frame and whole.buffered <= max_frame
+    if not errors_of(out + expected):
+        assert chunked.buffered == whole.buffered
     assert b"".join(item.data for item in out) == data[:len(data) - chunked.buffered]
 
 
