@@ -199,8 +199,8 @@ _LIST_RE = re.compile(r"(WIFI|BLE):\{([^}]*)\}")
 _LAT_RE = re.compile(r"(\d{1,2}\.\d+)([NS])")
 _LON_RE = re.compile(r"(\d{1,3}\.\d+)([EW])")
 _CELL_RE = re.compile(r"(\d{3})(\d{2,3})-([0-9A-Fa-f]{1,8})-([0-9A-Fa-f]{1,8})")
-_ALTITUDE_RE = re.compile(r"\d+\.\d")
-_HDOP_RE = re.compile(r"\d+\.\d\d")
+_ALTITUDE_RE = re.compile(r"\d{1,6}\.\d")
+_HDOP_RE = re.compile(r"\d{1,3}\.\d\d")
 _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(?:[-:][0-9A-Fa-f]{2}){5}")
 _SPEED_RE = re.compile(r"Speed:(\d{1,4}(?:\.\d+)?)")
 _RSSI_RE = re.compile(r"-?\d{1,3}")
@@ -307,7 +307,7 @@ def _apply_status(position: Position, status: str) -> None:
     """`84-20`, `1-1-0-84-20`, `X-X-X-X-81-26`, `057-21`: the last two numbers are battery % and
     the modem's signal value (CSQ 0-31 on most; kept raw). The leading flags are undocumented."""
     parts = status.split("-")
-    if len(parts) < 2 or not (parts[-2].isdigit() and parts[-1].isdigit()):
+    if len(parts) < 2 or not all(value.isdigit() and len(value) <= 3 for value in parts[-2:]):
         return
     battery, rssi = int(parts[-2]), int(parts[-1])
     position.battery_pct = battery if battery <= 100 else None
