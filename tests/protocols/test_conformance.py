@@ -309,7 +309,7 @@ def fuzz_input(draw, frames: Frames) -> tuple[bytes, Transport]:
 
 
 @pytest.mark.parametrize("frames", LOADED, ids=[f.codec.name for f in LOADED])
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_input_decodes_or_is_malformed_never_a_bug(frames, data):
     raw, transport = data.draw(fuzz_input(frames))
