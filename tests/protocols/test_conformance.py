@@ -1,6 +1,6 @@
 """The conformance suite: every codec in protocols/registry.py against its own cited samples.
 
-Convention (docs/protocols.md, /work/briefs/conformance.md): `tests/protocols/frames_<name>.py`
+Convention (docs/protocols.md): `tests/protocols/frames_<name>.py`
 exports `SAMPLES` (whole TCP frames as sent), optionally `UDP_SAMPLES`, `PREAMBLE` (frames fed on
 the session before each sample, e.g. a login) and `MALFORMED` (frames that frame but must not
 decode). For every codec x sample this checks: detection (own codec, and no other codec matches),
