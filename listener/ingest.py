@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from listener import metrics
 from listener.devices import DeviceRegistry
 from listener.publisher import FramePublisher
-from protocols.base import Codec, Session, Transport
+from protocols.base import Codec, Session, Transport, guarded_decode
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.topics import TopicNames
 
@@ -75,13 +75,17 @@ class Ingest:
         peer: str,
     ) -> Outgoing | Rejected:
         now = datetime.now(timezone.utc)
-        decoded = codec.decode(frame, session, now)
+        decoded = guarded_decode(codec, frame, session, now)
         device_id = decoded.device_id or session.device_id
         if decoded.error:
             # The frame is still published: the processors dead-letter it with its envelope, and a
             # device that gets no ack for a malformed alarm would repeat it forever.
-            metrics.child(metrics.ERRORS, "decode").inc()
-            log.debug("frame from %s does not decode: %s", peer, decoded.error)
+            if decoded.bug:  # our codec's fault, not the device's: counted and logged apart
+                metrics.child(metrics.ERRORS, "codec_bug").inc()
+                log.error("frame from %s hit a codec bug: %s", peer, decoded.error)
+            else:
+                metrics.child(metrics.ERRORS, "decode").inc()
+                log.debug("frame from %s does not decode: %s", peer, decoded.error)
         if self.devices is not None and device_id is not None and not self.devices.is_registered(device_id):
             reason = f"device {device_id} is not registered (allow-list is on)"
             metrics.child(metrics.ERRORS, "unregistered").inc()

@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from listener import metrics
-from listener.commands import CommandFollower
+from listener.commands import CommandFollower, CommandResult
 from listener.devices import DeviceRegistry
 from listener.ingest import Ingest
 from listener.publisher import FramePublisher
@@ -160,9 +160,11 @@ class ListenerServer:
     def connection_for(self, device_id: str) -> TcpConnection | None:
         return self._by_device.get(device_id)
 
-    def _deliver_command(self, command: DownlinkCommand, neutral: Command) -> bool:
+    def _deliver_command(self, command: DownlinkCommand, neutral: Command) -> CommandResult:
         conn = self._by_device.get(command.device_id)
-        return conn.send_command(neutral) if conn is not None else False
+        if conn is None:
+            return CommandResult(command.command_id, command.device_id, "not_connected")
+        return conn.send_command(command, neutral)
 
     async def _sweep_idle(self) -> None:
         while True:

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from listener import metrics
 from listener.ingest import Outgoing, Rejected
 from listener.publisher import PublishRefused
-from protocols.base import Command, Frame, FrameError, Transport, UnsupportedCommand
+from listener.commands import CommandResult
+from protocols.base import Command, Frame, FrameError, Transport, UnsupportedCommand, codec_bug_reason, guarded_encode
 from protocols.stream import Detected, NoProtocol, ProtocolStream
+from schemas.envelopes import DownlinkCommand
 
 if TYPE_CHECKING:
     from listener.server import ListenerServer
@@ -214,19 +216,26 @@ class TcpConnection(asyncio.Protocol):
             await asyncio.shield(self._worker)
 
     # -- downlink ---------------------------------------------------------------------------
-    def send_command(self, command: Command) -> bool:
+    def send_command(self, downlink: DownlinkCommand, command: Command) -> CommandResult:
+        """Encode and write one command; any failure is the result, never an exception."""
         codec, session = self.stream.codec, self.stream.session
         if codec is None or session is None or self.transport is None or self.transport.is_closing():
-            return False
+            return CommandResult(downlink.command_id, downlink.device_id, "not_connected")
         try:
-            data = codec.encode_command(command, session)
+            data = guarded_encode(codec, command, session)
         except UnsupportedCommand as exc:
-            log.warning("command %s not supported by %s: %s", command.name, codec.name, exc)
-            return False
+            bug = exc.bug
+            reason = codec_bug_reason(codec.name, exc.__cause__) if bug and exc.__cause__ else str(exc)
+            self.server.ingest.dead_letter(
+                "command_codec_bug" if bug else "command",
+                f"command {downlink.command_id} ({downlink.name}) not sent: {reason}", downlink.to_msgpack(),
+                protocol=codec.name, device_id=downlink.device_id, peer=self.peer,
+            )
+            return CommandResult(downlink.command_id, downlink.device_id, "failed", codec.name, reason, bug)
         self.transport.write(data)
         metrics.child(metrics.COMMANDS_DELIVERED, codec.name).inc()
         metrics.child(metrics.BYTES_OUT, "tcp").inc(len(data))
-        return True
+        return CommandResult(downlink.command_id, downlink.device_id, "delivered", codec.name)
 
     # -- flow control -----------------------------------------------------------------------
     def pause(self) -> None:

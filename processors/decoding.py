@@ -17,7 +17,7 @@ import msgpack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from protocols.base import Codec, Detection, Transport
+from protocols.base import Codec, Detection, Transport, guarded_decode
 from protocols.registry import BY_NAME, CODECS
 from protocols.stream import NoProtocol, detect
 from schemas.envelopes import ENVELOPE_VERSION, RawFrame
@@ -33,6 +33,7 @@ class DecodedFrame:
     device_id: str | None = None
     records: list[Record] = field(default_factory=list)
     error: str | None = None  # set when the frame could not be decoded
+    bug: bool = False  # the error is a codec bug, not bad device input (protocols.base.guarded_decode)
     redetected: bool = False
 
 
@@ -95,18 +96,16 @@ def decode_envelope(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
     except ValueError:
         transport = Transport.TCP
     now = datetime.fromtimestamp(envelope.received_at_ms / 1000, timezone.utc)
-    try:
-        session = codec.new_session(transport)
-        session.device_id = envelope.device_id
-        session.authenticated = True  # the listener accepted the frame (authentication already checked)
-        decoded = codec.decode(envelope.data, session, now)
-    except Exception as exc:  # noqa: BLE001 - a codec bug; the frame is dead-lettered with it, never stalls
-        log.exception("codec %s raised on frame %s", codec.name, envelope.frame_id)
-        out.error = f"codec {codec.name} failed (bug): {exc!r}"
-        return out
+    session = codec.new_session(transport)
+    session.device_id = envelope.device_id
+    session.authenticated = True  # the listener accepted the frame (authentication already checked)
+    decoded = guarded_decode(codec, envelope.data, session, now)
     out.device_id = envelope.device_id or decoded.device_id or session.device_id
     if decoded.error:
-        out.error = decoded.error
+        out.error = decoded.error  # a bug's reason starts "codec bug in <protocol>:"
+        out.bug = decoded.bug
+        if decoded.bug:  # logged apart from bad device input; the frame is still dead-lettered
+            log.error("codec bug decoding frame %s: %s", envelope.frame_id, decoded.error)
         return out
     for index, record in enumerate(decoded.records):
         if record.device_id is None:

@@ -133,7 +133,11 @@ class Command:
 
 
 class UnsupportedCommand(ValueError):
-    """The command cannot be encoded for this protocol/device; the reason says why."""
+    """The command cannot be encoded for this protocol/device; the reason says why.
+
+    `bug` is set by `guarded_encode` when the cause was a codec bug (chained as `__cause__`)."""
+
+    bug: bool = False
 
 
 class Framer(_Protocol):
@@ -211,4 +215,6 @@ def guarded_encode(codec: Codec, command: Command, session: Session) -> bytes:
     except UnsupportedCommand:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise UnsupportedCommand(f"{command.name} cannot be encoded for {codec.name}: {exc}") from exc
+        error = UnsupportedCommand(f"{command.name} cannot be encoded for {codec.name}: {exc}")
+        error.bug = True
+        raise error from exc

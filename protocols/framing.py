@@ -16,7 +16,7 @@ linear; no framer ever holds more than `max_frame` bytes of an incomplete frame.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from typing import Callable, Protocol
 
 from protocols.base import DEFAULT_MAX_FRAME, Frame, FrameError, Malformed
 
@@ -77,6 +77,11 @@ class DelimitedFramer:
         self._b = _Buffer()
         self._end_from = 0  # where the end search resumes (offset from the frame start)
         self._marker_from = 0
+        # Inside the tail of a frame that overflowed before its end came: drop up to its end, as a
+        # frame whose end is already buffered is dropped. Otherwise the tail would come out as a
+        # bogus frame (or resynchronise on a start marker inside it) only when the input arrives
+        # in small pieces: the frames must not depend on how the bytes were chunked.
+        self._discarding = False
 
     @property
     def buffered(self) -> int:
@@ -90,6 +95,8 @@ class DelimitedFramer:
         n = len(b)
         if n == 0:
             return None
+        if self._discarding:
+            return self._discard_tail(n)
         if self._start_marker is not None and not b.startswith(self._start_marker):
             return self._skip_garbage(n)
         first = max(self._end_from, self._min, len(self._start_marker or b""))
@@ -97,7 +104,10 @@ class DelimitedFramer:
         if end < 0:
             self._end_from = max(first, n - len(self._end) + 1)
             if n > self._max:
-                return self._error(f"no {self._name} end within {self._max} bytes", n)
+                # Keep what may be the first bytes of the end delimiter.
+                error = self._error(f"no {self._name} end within {self._max} bytes", n - len(self._end) + 1)
+                self._discarding = True
+                return error
             return None
         size = end + len(self._end)
         if size > self._max:
@@ -107,7 +117,22 @@ class DelimitedFramer:
     def flush(self) -> FrameError | None:
         """What is left when no more bytes will come (the end of a datagram)."""
         n = len(self._b)
-        return self._error(f"incomplete {self._name} ({n} bytes, no end)", n) if n else None
+        discarding, self._discarding = self._discarding, False
+        if not n:
+            return None
+        if discarding:
+            return self._error(f"tail of an oversized {self._name}", n)
+        return self._error(f"incomplete {self._name} ({n} bytes, no end)", n)
+
+    def _discard_tail(self, n: int) -> FrameError | None:
+        end = self._b.find(self._end, self._end_from)
+        if end < 0:
+            self._end_from = max(0, n - len(self._end) + 1)
+            if n > self._max:
+                return self._error(f"tail of an oversized {self._name}", n - len(self._end) + 1)
+            return None
+        self._discarding = False
+        return self._error(f"tail of an oversized {self._name}", end + len(self._end))
 
     def _skip_garbage(self, n: int) -> FrameError | None:
         marker = self._b.find(self._start_marker, max(self._marker_from, 1))
@@ -150,24 +175,27 @@ class LengthFramer:
         self._max = max(max_frame, header_size + 1)
         self._name = name
         self._b = _Buffer()
+        # Cuts one frame at the delimiter when the length cannot be trusted; it works on our own
+        # buffer, so entering and leaving it copies nothing (a stream of wrong lengths stays linear).
         self._fallback: DelimitedFramer | None = None
+        if self._end is not None:
+            self._fallback = DelimitedFramer(self._end, max_frame=self._max, name=name, min_length=1)
+            self._fallback._b = self._b
+        self._in_fallback = False
 
     @property
     def buffered(self) -> int:
-        return len(self._b) + (self._fallback.buffered if self._fallback else 0)
+        return len(self._b)
 
     def feed(self, data: bytes) -> None:
-        if self._fallback is not None:
-            self._fallback.feed(data)
-        else:
-            self._b.buf += data
+        self._b.buf += data
 
     def next(self) -> Frame | FrameError | None:
-        if self._fallback is not None:
+        if self._in_fallback:
+            assert self._fallback is not None
             item = self._fallback.next()
-            if item is None:
-                return None
-            self._leave_fallback()
+            if item is not None and not self._fallback._discarding:
+                self._in_fallback = False
             return item
         n = len(self._b)
         if n < self._header:
@@ -185,10 +213,10 @@ class LengthFramer:
         return Frame(self._b.take(declared))
 
     def flush(self) -> FrameError | None:
-        if self._fallback is not None:
-            item = self._fallback.flush()
-            self._leave_fallback()
-            return item
+        if self._in_fallback:
+            assert self._fallback is not None
+            self._in_fallback = False
+            return self._fallback.flush()
         n = len(self._b)
         return FrameError(f"incomplete {self._name} ({n} bytes)", self._b.take(n)) if n else None
 
@@ -198,23 +226,23 @@ class LengthFramer:
         return self._enter_fallback()
 
     def _enter_fallback(self) -> Frame | FrameError | None:
-        # Hand the buffered bytes to a delimiter framer until it yields one item, then go back.
-        self._fallback = DelimitedFramer(self._end, max_frame=self._max, name=self._name, min_length=1)
-        self._fallback.feed(self._b.take(len(self._b)))
+        # Cut at the delimiter until the delimiter framer yields one item, then trust lengths again.
+        self._in_fallback = True
         return self.next()
 
-    def _leave_fallback(self) -> None:
-        rest = self._fallback
-        self._fallback = None
-        # whatever the delimiter framer still holds belongs to the next frame
-        if rest is not None and rest.buffered:
-            self._b.buf += rest._b.take(rest.buffered)
+
+class _StreamFramer(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+    def next(self) -> Frame | FrameError | None: ...
+
+    def flush(self) -> FrameError | None: ...
 
 
 class PerDatagram:
     """UDP: each datagram is framed by a fresh framer; what is left incomplete is an error."""
 
-    def __init__(self, make: Callable[[], DelimitedFramer | LengthFramer]) -> None:
+    def __init__(self, make: Callable[[], _StreamFramer]) -> None:
         self._make = make
         self._ready: deque[Frame | FrameError] = deque()
 

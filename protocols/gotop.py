@@ -25,8 +25,8 @@ temperature, so this codec emits no Telemetry.
 
 from __future__ import annotations
 
+import calendar
 import re
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,10 +38,13 @@ from protocols.base import (
     Detection,
     Frame,
     FrameError,
+    Identified,
+    Malformed,
     Session,
     Transport,
     UnsupportedCommand,
 )
+from protocols.framing import DelimitedFramer, PerDatagram
 from schemas.alarms import Alarm
 from schemas.records import Alert, Ble, Cell, Event, Position, Record, Wifi
 
@@ -95,119 +98,82 @@ def _skip_digits(data: bytes | bytearray, start: int) -> int:
 # Framing
 # --------------------------------------------------------------------------------------------
 
-class _Splitter:
+class _StreamFramer:
     """Splits a byte stream at `#`. Frames start with a digit, optionally after an opening `#`.
 
     Devices wrap each message as `#...#` (so two messages in one read arrive as `#A##B#`); text
-    that only ends with `#` (Traccar's view) splits the same way. An empty segment (`##`) is a
-    delimiter pair, not data. Anything else up to the next `#` is garbage and becomes a FrameError.
+    that only ends with `#` (Traccar's view) splits the same way. The shared `DelimitedFramer` cuts
+    at every `#`; this wrapper knows that a lone `#` segment opens the next frame (or, as `##`, is an
+    empty segment between two frames), and that a segment not starting with a digit is garbage
+    whose `#` may open the next frame (`junk#123,CMD-X#`). Every byte ends up in exactly one
+    Frame or FrameError, with the opening `#` in the item it opens.
     """
 
     def __init__(self, max_frame: int) -> None:
-        self._buf = bytearray()
-        self._scan = 0  # how far the search for the closing `#` already went: linear time
-        self._discarding = False  # inside an oversized frame: drop bytes up to the next `#`
-        self._max = max_frame
+        # One byte of the bound is kept for the opening `#` this wrapper puts back.
+        self._segments = DelimitedFramer(b"#", max_frame=max(max_frame - 1, 2), name="GOTOP frame")
+        self._opened = False  # a `#` was read that belongs to the next item
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return self._segments.buffered + self._opened
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
+        self._segments.feed(data)
 
     def next(self) -> Frame | FrameError | None:
-        while self._buf:
-            if self._discarding:
-                return self._discard_tail()
-            if self._buf[0] == DELIMITER and len(self._buf) > 1 and self._buf[1] == DELIMITER:
-                del self._buf[0]  # `##`: the empty segment between two frames
+        while (item := self._segments.next()) is not None:
+            if item.data == b"#" and isinstance(item, Frame):
+                self._opened = True  # an opening `#`; after another one, `##` was an empty segment
                 continue
-            return self._next_segment()
+            if (out := self._with_opening(item)) is not None:
+                return out
         return None
 
     def flush(self) -> FrameError | None:
         """What is left when no more bytes can come (end of a datagram). Lone `#`s are delimiters."""
-        rest = bytes(self._buf)
-        self._buf.clear()
-        self._scan = 0
-        was_discarding, self._discarding = self._discarding, False
-        if not rest.strip(b"#"):
+        rest = self._segments.flush()
+        if rest is None:
+            self._opened = False
             return None
-        if was_discarding:
-            return FrameError("tail of an oversized frame", rest)
-        return FrameError("datagram ends inside a frame (no closing '#')", rest)
+        out = self._with_opening(rest)
+        self._opened = False
+        assert not isinstance(out, Frame)
+        return out
 
-    def _next_segment(self) -> Frame | FrameError | None:
-        body = 1 if self._buf[0] == DELIMITER else 0
-        if body == len(self._buf):
-            return None  # a lone opening `#`
-        end = self._buf.find(b"#", max(self._scan, body))
-        if end < 0:
-            return self._wait_or_overflow()
-        self._scan = 0
-        if end + 1 > self._max:
-            # Leave the `#`: it closes this frame or opens the next; `##` is skipped either way.
-            return FrameError(f"frame longer than {self._max} bytes", self._take(end))
-        if 0x30 <= self._buf[body] <= 0x39:
-            return Frame(self._take(end + 1))
-        # Keep the `#`: it may open the next frame (`junk#123,CMD-X#`).
-        return FrameError("bytes between frames are not a GOTOP frame", self._take(end))
-
-    def _wait_or_overflow(self) -> FrameError | None:
-        if len(self._buf) <= self._max:
-            self._scan = len(self._buf)
+    def _with_opening(self, item: Frame | FrameError) -> Frame | FrameError | None:
+        data = (b"#" if self._opened else b"") + item.data
+        body = item.data
+        self._opened = False
+        if isinstance(item, Frame) and 0x30 <= body[0] <= 0x39:
+            return Frame(data)
+        if body.endswith(b"#"):
+            # Keep the `#`: it may open the next frame.
+            data, self._opened = data[:-1], True
+        if not data:  # the tail of an oversized frame was only its `#`
             return None
-        self._discarding = True
-        return FrameError(f"no '#' within {self._max} bytes", self._take(len(self._buf)))
-
-    def _discard_tail(self) -> FrameError | None:
-        end = self._buf.find(b"#", self._scan)
-        if end < 0:
-            if len(self._buf) <= self._max:
-                self._scan = len(self._buf)
-                return None
-            return FrameError("tail of an oversized frame", self._take(len(self._buf)))
-        self._discarding = False
-        self._scan = 0
-        tail = self._take(end)
-        return FrameError("tail of an oversized frame", tail) if tail else self.next()
-
-    def _take(self, count: int) -> bytes:
-        chunk = bytes(self._buf[:count])
-        del self._buf[:count]
-        self._scan = 0
-        return chunk
+        reason = item.reason if isinstance(item, FrameError) else "bytes between frames are not a GOTOP frame"
+        return FrameError(reason, data)
 
 
 class GotopFramer:
-    """TCP: one `_Splitter` over the stream. UDP: each datagram split on its own, nothing carried over."""
+    """TCP: one `_StreamFramer` over the stream. UDP: each datagram framed on its own."""
 
     def __init__(self, transport: Transport, max_frame: int = DEFAULT_MAX_FRAME) -> None:
-        self._udp = transport is Transport.UDP
-        self._max = max_frame
-        self._stream = _Splitter(max_frame)
-        self._ready: deque[Frame | FrameError] = deque()
+        if transport is Transport.UDP:
+            self._framer: _StreamFramer | PerDatagram = PerDatagram(lambda: _StreamFramer(max_frame))
+        else:
+            self._framer = _StreamFramer(max_frame)
 
     @property
     def buffered(self) -> int:
-        return self._stream.buffered + sum(len(item.data) for item in self._ready)
+        return self._framer.buffered
 
     def feed(self, data: bytes) -> None:
-        if not self._udp:
-            self._stream.feed(data)
-            return
-        datagram = _Splitter(self._max)
-        datagram.feed(data)
-        while (item := datagram.next()) is not None:
-            self._ready.append(item)
-        if (rest := datagram.flush()) is not None:
-            self._ready.append(rest)
+        self._framer.feed(data)
 
     def next(self) -> Frame | FrameError | None:
-        if self._ready:
-            return self._ready.popleft()
-        return None if self._udp else self._stream.next()
+        return self._framer.next()
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,10 +184,6 @@ class GotopFramer:
 class GotopSession(Session):
     # The command password the device was configured with (`:123456H<new>#` changes it).
     password: str = DEFAULT_PASSWORD
-
-
-class _Malformed(ValueError):
-    """Our own parse errors: the frame is not valid GOTOP."""
 
 
 @dataclass(slots=True)
@@ -237,24 +199,18 @@ _LIST_RE = re.compile(r"(WIFI|BLE):\{([^}]*)\}")
 _LAT_RE = re.compile(r"(\d{1,2}\.\d+)([NS])")
 _LON_RE = re.compile(r"(\d{1,3}\.\d+)([EW])")
 _CELL_RE = re.compile(r"(\d{3})(\d{2,3})-([0-9A-Fa-f]{1,8})-([0-9A-Fa-f]{1,8})")
-_ALTITUDE_RE = re.compile(r"\d+\.\d")
-_HDOP_RE = re.compile(r"\d+\.\d\d")
+_ALTITUDE_RE = re.compile(r"\d{1,6}\.\d")
+_HDOP_RE = re.compile(r"\d{1,3}\.\d\d")
 _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(?:[-:][0-9A-Fa-f]{2}){5}")
+_SPEED_RE = re.compile(r"Speed:(\d{1,4}(?:\.\d+)?)")
+_RSSI_RE = re.compile(r"-?\d{1,3}")
 
 
 def decode(frame: bytes, session: Session, now: datetime) -> Decoded:
-    """`now` is unused: every GOTOP fix carries its own UTC date and time."""
-    try:
-        return _decode(frame, session)
-    except _Malformed as exc:
-        return Decoded(error=str(exc), device_id=session.device_id)
-    except (ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as exc:
-        return Decoded(error=f"malformed GOTOP frame: {exc}", device_id=session.device_id)
-
-
-def _decode(frame: bytes, session: Session) -> Decoded:
-    text = frame.strip(b"#").decode("ascii")
-    device_id, msg_type, rest = _split_header(text)
+    """Records of one frame; raises `Malformed` for a frame that is not valid GOTOP (the caller's
+    `guarded_decode` turns it into `Decoded.error`). `now` is unused: every GOTOP fix carries its own
+    UTC date and time."""
+    device_id, msg_type, rest = _split_header(_text(frame))
     session.device_id = device_id
     message = _Message(device_id, msg_type, rest)
     message.fix = _parse_fix(message)
@@ -262,15 +218,28 @@ def _decode(frame: bytes, session: Session) -> Decoded:
     return Decoded(records=records, reply=None, device_id=device_id, message_type=msg_type)
 
 
+def identify(frame: bytes, session: Session, now: datetime) -> Identified:
+    """Device id and message type from the header alone. The server never answers GOTOP."""
+    device_id, msg_type, _ = _split_header(_text(frame))
+    session.device_id = device_id
+    return Identified(device_id=device_id, reply=None, message_type=msg_type)
+
+
+def _text(frame: bytes) -> str:
+    if not frame.isascii():
+        raise Malformed(f"GOTOP frame is not ASCII: {frame[:40]!r}")
+    return frame.strip(b"#").decode("ascii")
+
+
 def _split_header(text: str) -> tuple[str, str, str]:
     parts = text.split(",", 2)
     if len(parts) < 2:
-        raise _Malformed(f"GOTOP frame without a message type: {text[:40]!r}")
+        raise Malformed(f"GOTOP frame without a message type: {text[:40]!r}")
     device_id, msg_type = parts[0], parts[1].strip()
     if not (device_id.isdigit() and MIN_ID_DIGITS <= len(device_id) <= MAX_ID_DIGITS):
-        raise _Malformed(f"GOTOP frame does not start with an IMEI: {device_id[:24]!r}")
+        raise Malformed(f"GOTOP frame does not start with an IMEI: {device_id[:24]!r}")
     if not _TYPE_RE.fullmatch(msg_type):
-        raise _Malformed(f"unknown GOTOP message type {msg_type[:24]!r}")
+        raise Malformed(f"unknown GOTOP message type {msg_type[:24]!r}")
     return device_id, msg_type, parts[2] if len(parts) > 2 else ""
 
 
@@ -283,7 +252,7 @@ def _parse_fix(message: _Message) -> Position | None:
     if fields[0] not in ("A", "V"):
         return None  # a heartbeat, or a command answer in free text
     if len(fields) < 6:
-        raise _Malformed(f"{message.type}: truncated fix ({len(fields)} fields)")
+        raise Malformed(f"{message.type}: truncated fix ({len(fields)} fields)")
     position = Position(
         protocol=NAME,
         device_id=message.device_id,
@@ -306,37 +275,39 @@ def _unprefix(value: str, prefix: str) -> str:
 
 def _parse_time(date: str, time: str) -> datetime | None:
     if not (len(date) == 6 and date.isdigit() and len(time) == 6 and time.isdigit()):
-        raise _Malformed(f"bad GOTOP date/time {date[:8]!r} {time[:8]!r}")
+        raise Malformed(f"bad GOTOP date/time {date[:8]!r} {time[:8]!r}")
     if date == "000000":
         return None  # the device never had a GPS time
-    try:
-        return datetime(2000 + int(date[0:2]), int(date[2:4]), int(date[4:6]),
-                        int(time[0:2]), int(time[2:4]), int(time[4:6]), tzinfo=timezone.utc)
-    except ValueError as exc:
-        raise _Malformed(f"bad GOTOP date/time {date}{time}: {exc}") from None
+    year, month, day = 2000 + int(date[0:2]), int(date[2:4]), int(date[4:6])
+    hour, minute, second = int(time[0:2]), int(time[2:4]), int(time[4:6])
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour < 24 and minute < 60 and second < 60):
+        raise Malformed(f"bad GOTOP date/time {date} {time}")
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 def _parse_coordinate(value: str, pattern: re.Pattern[str], negative: str, limit: float) -> float:
     match = pattern.fullmatch(value)
     if match is None:
-        raise _Malformed(f"bad GOTOP coordinate {value[:16]!r}")
+        raise Malformed(f"bad GOTOP coordinate {value[:16]!r}")
     degrees = float(match.group(1))
     if degrees > limit:
-        raise _Malformed(f"GOTOP coordinate out of range: {value}")
+        raise Malformed(f"GOTOP coordinate out of range: {value}")
     return -degrees if match.group(2) == negative else degrees
 
 
 def _parse_speed(value: str) -> float:
-    if not value.startswith("Speed:"):
-        raise _Malformed(f"GOTOP fix without 'Speed:': {value[:16]!r}")
-    return float(value[len("Speed:"):])
+    match = _SPEED_RE.fullmatch(value)
+    if match is None:
+        raise Malformed(f"GOTOP fix without a 'Speed:sss.s' field: {value[:16]!r}")
+    return float(match.group(1))
 
 
 def _apply_status(position: Position, status: str) -> None:
     """`84-20`, `1-1-0-84-20`, `X-X-X-X-81-26`, `057-21`: the last two numbers are battery % and
     the modem's signal value (CSQ 0-31 on most; kept raw). The leading flags are undocumented."""
     parts = status.split("-")
-    if len(parts) < 2 or not (parts[-2].isdigit() and parts[-1].isdigit()):
+    if len(parts) < 2 or not all(value.isdigit() and len(value) <= 3 for value in parts[-2:]):
         return
     battery, rssi = int(parts[-2]), int(parts[-1])
     position.battery_pct = battery if battery <= 100 else None
@@ -381,7 +352,9 @@ def _radio_entries(body: str) -> list[tuple[str, int | None]]:
     for entry in filter(None, body.split(",")):
         mac, _, rssi = entry.partition("&")
         if not _MAC_RE.fullmatch(mac):
-            raise _Malformed(f"bad MAC address in GOTOP radio list: {mac[:24]!r}")
+            raise Malformed(f"bad MAC address in GOTOP radio list: {mac[:24]!r}")
+        if rssi and not _RSSI_RE.fullmatch(rssi):
+            raise Malformed(f"bad signal level in GOTOP radio list: {rssi[:8]!r}")
         entries.append((mac.lower().replace("-", ":"), int(rssi) if rssi else None))
     return entries
 
@@ -478,7 +451,7 @@ def _geofence_alarm(msg_type: str) -> Alarm:
 
 def _require_fix(message: _Message) -> Position:
     if message.fix is None:
-        raise _Malformed(f"{message.type} without a fix")
+        raise Malformed(f"{message.type} without a fix")
     return message.fix
 
 
@@ -528,22 +501,22 @@ def encode_command(command: Command, session: Session) -> bytes:
         raise UnsupportedCommand(f"gotop cannot encode command {command.name!r}")
     password = command.params.get("password") or getattr(session, "password", DEFAULT_PASSWORD)
     if not (len(password) == 6 and password.isdigit()):
-        raise ValueError("gotop command password must be 6 digits")
+        raise UnsupportedCommand("gotop command password must be 6 digits")
     text = encoder(command.params, password)
     if not text.isascii() or not text.isprintable():
-        raise ValueError("gotop commands are printable ASCII")
+        raise UnsupportedCommand("gotop commands are printable ASCII")
     return text.encode("ascii")
 
 
 def _param(params: dict[str, str], name: str) -> str:
     if name not in params:
-        raise ValueError(f"gotop command needs params[{name!r}]")
+        raise UnsupportedCommand(f"gotop command needs params[{name!r}]")
     return params[name]
 
 
 def _wrap(password: str, body: str) -> str:
     if "#" in body:
-        raise ValueError("'#' ends a gotop command; it cannot appear inside one")
+        raise UnsupportedCommand("'#' ends a gotop command; it cannot appear inside one")
     return f":{password}{body}#"
 
 
@@ -559,11 +532,14 @@ def _power_off(params: dict[str, str], password: str) -> str:
 
 def _set_interval(params: dict[str, str], password: str) -> str:
     """`M1,<nnn><S|M|H>`: timed reports on, every nnn (1-254) seconds/minutes/hours."""
-    seconds = int(_param(params, "seconds"))
+    value = _param(params, "seconds").strip()
+    if not value.isdigit():
+        raise UnsupportedCommand(f"gotop interval must be whole seconds, got {value!r}")
+    seconds = int(value)
     for unit, size in (("S", 1), ("M", 60), ("H", 3600)):
         if seconds % size == 0 and 1 <= seconds // size <= 254:
             return _wrap(password, f"M1,{seconds // size:03d}{unit}")
-    raise ValueError(f"gotop cannot express an interval of {seconds} s (1-254 s, min or h)")
+    raise UnsupportedCommand(f"gotop cannot express an interval of {seconds} s (1-254 s, min or h)")
 
 
 def _sos_numbers(params: dict[str, str], password: str) -> str:
@@ -573,12 +549,12 @@ def _sos_numbers(params: dict[str, str], password: str) -> str:
     socket in one go (`CIPRXGET_N`) handles them all."""
     numbers = _param(params, "numbers").split(",")
     if not 1 <= len(numbers) <= 8:
-        raise ValueError("gotop takes 1 to 8 SOS numbers")
+        raise UnsupportedCommand("gotop takes 1 to 8 SOS numbers")
     commands = []
     for slot, number in enumerate(numbers, start=1):
         number = number.strip()
         if number and not re.fullmatch(r"\+?\d{3,20}", number):
-            raise ValueError(f"bad phone number {number!r}")
+            raise UnsupportedCommand(f"bad phone number {number!r}")
         commands.append(_wrap(password, f"A{slot},{number or 'D'}"))
     return "".join(commands)
 
@@ -607,6 +583,8 @@ _ENCODERS: dict[str, Callable[[dict[str, str], str], str]] = {
 @dataclass(frozen=True, slots=True)
 class GotopCodec:
     name: str = field(default=NAME)
+    # GOTOP firmware reports over TCP; the same `#...#` frames are accepted one per UDP datagram.
+    transports: frozenset[Transport] = field(default=frozenset({Transport.TCP, Transport.UDP}))
 
     def detect(self, head: bytes, transport: Transport) -> Detection:
         return detect(head, transport)
@@ -619,6 +597,9 @@ class GotopCodec:
 
     def decode(self, frame: bytes, session: Session, now: datetime) -> Decoded:
         return decode(frame, session, now)
+
+    def identify(self, frame: bytes, session: Session, now: datetime) -> Identified:
+        return identify(frame, session, now)
 
     def encode_command(self, command: Command, session: Session) -> bytes:
         return encode_command(command, session)

@@ -25,6 +25,7 @@ from protocols.base import (
 from protocols.registry import CODECS
 
 DEFAULT_MAX_DETECT_BYTES = 256
+_EVERY_TRANSPORT = frozenset(Transport)  # for a codec that does not declare `transports`
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +42,13 @@ class Detected:
 
 
 def detect(head: bytes, transport: Transport, codecs: tuple[Codec, ...] = CODECS) -> Codec | Detection | NoProtocol:
-    """First codec that matches `head`; NEED_MORE if some codec might with more bytes; else NoProtocol."""
+    """First codec that matches `head`; NEED_MORE if some codec might with more bytes; else NoProtocol.
+
+    Only codecs that speak `transport` (their `transports`) are asked."""
     undecided = False
     for codec in codecs:
+        if transport not in getattr(codec, "transports", _EVERY_TRANSPORT):
+            continue
         verdict = codec.detect(head, transport)
         if verdict is Detection.MATCH:
             return codec

@@ -32,8 +32,8 @@ Times in the location layout are GMT per the vendor document (Appendix I: "Green
 
 from __future__ import annotations
 
+import calendar
 import re
-import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -45,11 +45,14 @@ from protocols.base import (
     Detection,
     Frame,
     FrameError,
+    Identified,
+    Malformed,
     Session,
     Transport,
     UnsupportedCommand,
     hex_preview,
 )
+from protocols.framing import PerDatagram
 from schemas.alarms import Alarm
 from schemas.records import Alert, Cell, Event, Position, Record, Telemetry, Wifi
 
@@ -71,10 +74,6 @@ _ONLY_LBRACKET = frozenset((_LBRACKET,))
 _ONLY_STAR = frozenset((_STAR,))
 
 _UNESCAPE = {0x01: _ESCAPE, 0x02: _LBRACKET, 0x03: _RBRACKET, 0x04: 0x2C, 0x05: _STAR}
-
-
-class _Malformed(ValueError):
-    """The device sent something this codec cannot make sense of; the message says what."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +222,11 @@ class _WatchFramer:
             return self._garbage_until_bracket(f"frame exceeds {self._max} bytes", pos + 1)
         return None
 
+    def flush(self) -> FrameError | None:
+        """What is left when no more bytes will come (the end of a datagram)."""
+        left = len(self._buf) - self._pos
+        return self._take_error("datagram ends inside a watch frame", left) if left else None
+
     def _scan_brackets(self, avail: int) -> None:
         """Advance the bracket scan: stop at the first balancing ']'; note embedded headers."""
         if self._cand is not None:
@@ -318,37 +322,38 @@ def _unescape(data: bytes) -> bytes:
         out += data[start:at]
         code = data[at + 1] if at + 1 < len(data) else None
         if code not in _UNESCAPE:
-            raise _Malformed(f"invalid escape 0x7d {'end' if code is None else f'0x{code:02x}'} at byte {at}")
+            raise Malformed(f"invalid escape 0x7d {'end' if code is None else f'0x{code:02x}'} at byte {at}")
         out.append(_UNESCAPE[code])
         start = at + 2
     out += data[start:]
     return bytes(out)
 
 
+# Numbers as watches write them; bounded digit counts keep every value finite and within what
+# the records' consumers (msgpack, ClickHouse Int32/Int64) hold.
+_INT = re.compile(r"[+-]?\d{1,9}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:\d{1,12}(?:\.\d{0,12})?|\.\d{1,12})", re.ASCII)
+_HEX8 = re.compile(r"[0-9A-Fa-f]{1,8}", re.ASCII)
+_DECIMAL_CELL = re.compile(r"\d{1,12}", re.ASCII)
+_HEX_CELL = re.compile(r"[0-9A-Fa-f]{1,12}", re.ASCII)
+
+
 def _int(value: str, what: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise _Malformed(f"{what} is not an integer: {value!r}") from None
+    if not _INT.fullmatch(value.strip()):
+        raise Malformed(f"{what} is not an integer: {value[:24]!r}")
+    return int(value.strip())
 
 
 def _opt_int(value: str | None) -> int | None:
-    if value is None or not value.strip():
+    if value is None or not _INT.fullmatch(value.strip()):
         return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
+    return int(value.strip())
 
 
 def _float(value: str, what: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        raise _Malformed(f"{what} is not a number: {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise _Malformed(f"{what} is not a finite number: {value!r}")
-    return number
+    if not _FLOAT.fullmatch(value.strip()):
+        raise Malformed(f"{what} is not a number: {value[:24]!r}")
+    return float(value.strip())
 
 
 def _reading(value: str | None) -> int | None:
@@ -405,13 +410,14 @@ def _alarms(status: int, alarm_message: bool) -> list[Alarm]:
 
 def _device_time(date: str, time: str) -> datetime | None:
     date, time = date.strip(), time.strip()
-    if len(date) != 6 or len(time) != 6 or not (date + time).isdigit():
-        raise _Malformed(f"bad date/time {date!r} {time!r}")
-    try:
-        return datetime(2000 + int(date[4:]), int(date[2:4]), int(date[:2]),
-                        int(time[:2]), int(time[2:4]), int(time[4:]), tzinfo=timezone.utc)
-    except ValueError:
+    if len(date) != 6 or len(time) != 6 or not (date + time).isdigit() or not (date + time).isascii():
+        raise Malformed(f"bad date/time {date[:8]!r} {time[:8]!r}")
+    year, month, day = 2000 + int(date[4:]), int(date[2:4]), int(date[:2])
+    hour, minute, second = int(time[:2]), int(time[2:4]), int(time[4:])
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour < 24 and minute < 60 and second < 60):
         return None  # e.g. 000000 before the watch has synced its clock
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 def _coordinate(value: str, hemisphere: str, limit: float, what: str) -> float:
@@ -419,7 +425,7 @@ def _coordinate(value: str, hemisphere: str, limit: float, what: str) -> float:
     if hemisphere.strip() in ("S", "W"):
         number = -abs(number)  # some firmware also put the sign in the value (Traccar samples)
     if abs(number) > limit:
-        raise _Malformed(f"{what} out of range: {value!r}")
+        raise Malformed(f"{what} out of range: {value!r}")
     return number
 
 
@@ -432,12 +438,11 @@ def _mac(value: str) -> str | None:
 
 def _cell_number(value: str) -> int | None:
     value = value.strip()
-    if not value:
-        return None
-    try:  # LAC/CID in hex when they contain hex letters (Traccar sample "55C0,3B882A2")
-        return int(value, 16) if any(c in "abcdefABCDEF" for c in value) else int(value)
-    except ValueError:
-        return None
+    if _DECIMAL_CELL.fullmatch(value):
+        return int(value)
+    if _HEX_CELL.fullmatch(value):  # LAC/CID in hex when they contain hex letters (Traccar sample "55C0,3B882A2")
+        return int(value, 16)
+    return None
 
 
 def _network(values: list[str]) -> tuple[list[Cell], list[Wifi]]:
@@ -478,17 +483,16 @@ def _network(values: list[str]) -> tuple[list[Cell], list[Wifi]]:
 def _position(msg: _Message, alarm_message: bool) -> Position:
     values = msg.fields()
     if len(values) <= F_STATUS:
-        raise _Malformed(f"{msg.type} has {len(values)} location fields, expected at least {F_STATUS + 1}")
+        raise Malformed(f"{msg.type} has {len(values)} location fields, expected at least {F_STATUS + 1}")
     validity = values[F_VALID].strip()
     if validity not in ("A", "V"):
-        raise _Malformed(f"fix validity is not A/V: {validity!r}")
+        raise Malformed(f"fix validity is not A/V: {validity!r}")
     lat = _coordinate(values[F_LAT], values[F_LAT_HEM], 90.0, "latitude")
     lon = _coordinate(values[F_LON], values[F_LON_HEM], 180.0, "longitude")
     located = not (lat == 0.0 and lon == 0.0)  # 0,0 is "no coordinates", with A or V
-    try:
-        status = int(values[F_STATUS].strip(), 16)
-    except ValueError:
-        raise _Malformed(f"status is not hex: {values[F_STATUS]!r}") from None
+    if not _HEX8.fullmatch(values[F_STATUS].strip()):
+        raise Malformed(f"status is not hex: {values[F_STATUS][:24]!r}")
+    status = int(values[F_STATUS].strip(), 16)
     speed = _float(values[F_SPEED], "speed")
     course = _float(values[F_COURSE], "course")
     altitude = _float(values[F_ALTITUDE], "altitude")
@@ -604,7 +608,7 @@ def _on_voice(msg: _Message) -> Outcome:
     if msg.body in (b"0", b"1"):
         return [_event(msg, "command_result", text=f"{msg.type},{msg.text()}")], None
     if not msg.has_body:
-        raise _Malformed(f"{msg.type} without audio")
+        raise Malformed(f"{msg.type} without audio")
     audio = _unescape(msg.body)
     return [_event(msg, "voice", details={"bytes": len(audio)})], f"{msg.type},1"
 
@@ -614,7 +618,7 @@ def _on_voice_chunk(msg: _Message) -> Outcome:
     # six-chunk capture in its tests)
     parts = msg.body.split(b",", 4)
     if len(parts) != 5:
-        raise _Malformed("JXTK needs 4 fields before the audio")
+        raise Malformed("JXTK needs 4 fields before the audio")
     name = parts[1].decode("ascii", "replace")
     part, total = _int(parts[2].decode("ascii", "replace"), "part"), _int(parts[3].decode("ascii", "replace"), "parts")
     audio = _unescape(parts[4])
@@ -626,10 +630,10 @@ def _on_image(msg: _Message) -> Outcome:
     # img,x,yymmddhhmmss,<JPEG>: x=5 remote snapshot (vendor doc IV); no reply documented
     parts = msg.body.split(b",", 2)
     if len(parts) != 3:
-        raise _Malformed("img needs source and time before the picture")
+        raise Malformed("img needs source and time before the picture")
     stamp = parts[1].decode("ascii", "replace")
     if len(stamp) != 12 or not stamp.isdigit():
-        raise _Malformed(f"bad img time {stamp!r}")
+        raise Malformed(f"bad img time {stamp!r}")
     picture = _unescape(parts[2])
     event = _event(msg, "image", time=_device_time(stamp[4:6] + stamp[2:4] + stamp[:2], stamp[6:]),
                    details={"bytes": len(picture), "source": parts[0].decode("ascii", "replace")})
@@ -643,7 +647,7 @@ def _on_config(msg: _Message) -> Outcome:
         key, sep, value = item.partition(":")
         if sep and key.strip():
             details[key.strip()] = value.strip()
-    return [_event(msg, "config", details=details)], "CONFIG,1"
+    return [_event(msg, "config", details=details)], None
 
 
 def _device_info(key: str) -> Callable[[_Message], Outcome]:
@@ -679,6 +683,9 @@ class _Route:
     # Reply when the body cannot be decoded (the raw frame is kept as a dead letter); defaults to
     # `ack`, since an unanswered AL/LK makes the watch retransmit or reboot (vendor doc I.1, I.4).
     nack: Callable[[_Message], str] | None = None
+    # The handler chooses the reply from the body (a verdict, or none for some bodies): `identify`
+    # must then decode the body too. Every other route's reply follows from its type alone.
+    reply_from_body: bool = False
 
     def reply_on_error(self, msg: _Message) -> str | None:
         answer = self.nack or self.ack
@@ -706,18 +713,18 @@ _ROUTES: dict[str, _Route] = {
     "INIT": _Route(_named_event("login"), _fixed("INIT,1")),  # Traccar WatchProtocolDecoder
     "TKQ": _Route(_named_event("voice_query"), _echo),  # vendor doc 26
     "TKQ2": _Route(_named_event("voice_query"), _echo),
-    "TK": _Route(_on_voice, nack=_echo_with("0")),  # "TK,0": receive failure (vendor doc 25)
-    "TK2": _Route(_on_voice, nack=_echo_with("0")),
-    "JXTK": _Route(_on_voice_chunk),
+    "TK": _Route(_on_voice, nack=_echo_with("0"), reply_from_body=True),  # "TK,0": receive failure (vendor doc 25)
+    "TK2": _Route(_on_voice, nack=_echo_with("0"), reply_from_body=True),
+    "JXTK": _Route(_on_voice_chunk, reply_from_body=True),
     "IMG": _Route(_on_image),
     "BPHRT": _Route(_on_blood_pressure, _echo),  # vendor doc III.3: platform response "bphrt"
     "BLOOD": _Route(_on_blood_pressure),
     "HEART": _Route(_on_heart),
     "PULSE": _Route(_on_heart),
-    "OXYGEN": _Route(_on_oxygen),
+    "OXYGEN": _Route(_on_oxygen, reply_from_body=True),
     "BTEMP2": _Route(_on_btemp2, _echo),  # vendor doc VI.1: server reply "btemp2"
     "TEMP": _Route(_on_temp),
-    "CONFIG": _Route(_on_config),
+    "CONFIG": _Route(_on_config, _fixed("CONFIG,1")),
     # 4G watches send these at boot; the 4P-Touch server configuration guide says to answer them
     # with the bare type to stop the repeats.
     "ICCID": _Route(_device_info("iccid"), _echo),
@@ -764,10 +771,10 @@ _PHONE = re.compile(r"\+?[0-9]{1,20}")
 def _param_int(params: dict[str, str], keys: tuple[str, ...], low: int, high: int) -> int:
     for key in keys:
         if key in params:
-            try:
-                value = int(str(params[key]).strip())
-            except ValueError:
-                raise UnsupportedCommand(f"{key} must be an integer, got {params[key]!r}") from None
+            text = str(params[key]).strip()
+            if not _INT.fullmatch(text):
+                raise UnsupportedCommand(f"{key} must be an integer, got {params[key]!r}")
+            value = int(text)
             if not low <= value <= high:
                 raise UnsupportedCommand(f"{key} must be within {low}..{high}, got {value}")
             return value
@@ -839,6 +846,8 @@ _COMMAND_INDEX = "0001"
 
 class WatchCodec:
     name = NAME
+    # Watches report over TCP; the same frames are accepted one per UDP datagram.
+    transports = frozenset({Transport.TCP, Transport.UDP})
 
     def detect(self, head: bytes, transport: Transport) -> Detection:
         if not head:
@@ -846,32 +855,45 @@ class WatchCodec:
         status, _ = _scan_header(head, 0, len(head), resolve_index=False)
         return {_OK: Detection.MATCH, _NEED: Detection.NEED_MORE}.get(status, Detection.NO_MATCH)
 
-    def new_framer(self, transport: Transport, max_frame: int = DEFAULT_MAX_FRAME) -> _WatchFramer:
+    def new_framer(self, transport: Transport, max_frame: int = DEFAULT_MAX_FRAME) -> _WatchFramer | PerDatagram:
+        # The shared LengthFramer does not fit: the header has a variable length (id digits, the
+        # optional index) and the fallback needs bracket balance (SSIDs hold `[`/`]`), so this
+        # framer keeps its own rules; UDP uses the shared per-datagram wrapper.
+        if transport is Transport.UDP:
+            return PerDatagram(lambda: _WatchFramer(max_frame))
         return _WatchFramer(max_frame)
 
     def new_session(self, transport: Transport) -> WatchSession:
         return WatchSession(transport=transport)
 
     def decode(self, frame: bytes, session: Session, now: datetime) -> Decoded:
-        try:
-            msg = _message(frame)
-        except _Malformed as exc:
-            return Decoded(error=str(exc), device_id=session.device_id)
-        except (ValueError, IndexError, KeyError, UnicodeDecodeError, struct.error, OverflowError) as exc:
-            return Decoded(error=f"malformed frame: {exc!r}", device_id=session.device_id)
+        """A frame whose header cannot be read raises `Malformed` (nobody to answer); a body that
+        cannot be decoded is returned as `Decoded.error` with the reply its route still owes."""
+        msg = _message(frame)
         _remember(session, msg.header)
         route = _route(msg.type)
         try:
             records, reply = route.handle(msg)
-        except _Malformed as exc:
+        except Malformed as exc:
             return Decoded(error=f"{msg.type}: {exc}", reply=self._reply(msg, route.reply_on_error(msg)),
-                           device_id=msg.device_id, message_type=msg.type)
-        except (ValueError, IndexError, KeyError, UnicodeDecodeError, struct.error, OverflowError) as exc:
-            return Decoded(error=f"{msg.type}: malformed ({exc!r})", reply=self._reply(msg, route.reply_on_error(msg)),
                            device_id=msg.device_id, message_type=msg.type)
         if reply is None and route.ack is not None:
             reply = route.ack(msg)
         return Decoded(records=records, reply=self._reply(msg, reply), device_id=msg.device_id, message_type=msg.type)
+
+    def identify(self, frame: bytes, session: Session, now: datetime) -> Identified:
+        """Header, type and the route's acknowledgement, without parsing the body (a body that does
+        not decode gets the same answer: `reply_on_error` falls back on `ack`). Routes whose
+        handler picks the reply from the body are decoded in full."""
+        msg = _message(frame)
+        route = _route(msg.type)
+        if route.reply_from_body:
+            decoded = self.decode(frame, session, now)
+            return Identified(device_id=decoded.device_id, reply=decoded.reply, message_type=decoded.message_type,
+                              error=None)
+        _remember(session, msg.header)
+        reply = route.ack(msg) if route.ack is not None else None
+        return Identified(device_id=msg.device_id, reply=self._reply(msg, reply), message_type=msg.type)
 
     @staticmethod
     def _reply(msg: _Message, content: str | None) -> bytes | None:
@@ -895,16 +917,16 @@ class WatchCodec:
 def _message(frame: bytes) -> _Message:
     status, header = _scan_header(frame, 0, len(frame))
     if status is not _OK or header is None:
-        raise _Malformed(f"not a watch frame header: {hex_preview(frame)}")
+        raise Malformed(f"not a watch frame header: {hex_preview(frame)}")
     if len(frame) <= header.content_off or frame[-1] != _RBRACKET:
-        raise _Malformed("frame does not end with ']'")
+        raise Malformed("frame does not end with ']'")
     # The declared length is not enforced here: the framer already chose the frame's end, and
     # real watches send lengths a few bytes off (see module docstring).
     content = frame[header.content_off : -1]
     raw_type, comma, body = content.partition(b",")
     message_type = raw_type.decode("ascii", "replace")
     if not _TYPE_CHARS.fullmatch(message_type):
-        raise _Malformed(f"bad message type {raw_type[:32]!r}")
+        raise Malformed(f"bad message type {raw_type[:32]!r}")
     return _Message(header=header, type=message_type, body=body, has_body=bool(comma))
 
 

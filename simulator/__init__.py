@@ -1,1 +1,1 @@
-"""Device simulator: many GOTOP, watch and GT06 devices over real sockets, for demos and benchmarks."""
+"""Device simulator: many devices, one profile per protocol (simulator/profiles), over real sockets, for demos and benchmarks."""

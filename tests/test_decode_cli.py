@@ -48,7 +48,7 @@ def test_watch_health_readings_and_replies():
 def test_garbage_line_is_an_error_and_later_lines_still_decode():
     stdin = b"hello\n[3G*4700186508*000B*LK,0,10,100]\n"
     out = run(["-"], stdin)
-    names = ", ".join(codec.name for codec in CODECS)
+    names = ", ".join(codec.name for codec in CODECS)  # every registered protocol, in detection order
     assert out[0] == {"type": "error", "reason": f"bytes match no known protocol ({names}): 68656c6c6f",
                       "hex": "68656c6c6f", "line": 1}
     assert out[1]["event"] == "heartbeat" and out[1]["line"] == 2
@@ -82,3 +82,22 @@ def test_unreadable_input_is_the_only_non_zero_exit(tmp_path):
     result = CliRunner().invoke(main, ["decode", str(tmp_path / "missing.txt")])
     assert result.exit_code != 0
     assert "missing.txt" in result.output
+
+
+def test_a_malformed_frame_is_an_error_without_the_bug_flag():
+    frame = b"#867273021518134,CMD-T,A,DATE:161313,TIME:140709,LAT:22.7613506N,LOT:114.3610382E,Speed:000.3,X-0-1-100-26#"
+    (error,) = run(["-"], frame + b"\n")
+    assert error["type"] == "error" and error["protocol"] == "gotop" and "bug" not in error
+    assert error["reason"] == "bad GOTOP date/time 161313 140709"
+
+
+def test_a_codec_bug_is_flagged(monkeypatch):
+    from protocols import gotop
+
+    def broken(frame, session, now):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(gotop, "decode", broken)  # the codec object delegates to the module function
+    (error,) = run(["-"], b"#867273021518134,CMD-X#\n")
+    assert error == {"type": "error", "reason": "codec bug in gotop: KeyError: 'oops'",
+                     "hex": (b"#867273021518134,CMD-X#").hex(), "protocol": "gotop", "bug": True, "line": 1}

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import BinaryIO, TextIO
 
-from protocols.base import Frame, FrameError, Session, Transport, hex_preview
+from protocols.base import Frame, FrameError, Session, Transport, guarded_decode, hex_preview
 from protocols.stream import Detected, NoProtocol, ProtocolStream
 from schemas.records import to_json_dict
 
@@ -20,10 +20,12 @@ class _Printer:
         obj["line"] = line
         self._out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
 
-    def error(self, reason: str, data: bytes, line: int, protocol: str | None = None) -> None:
+    def error(self, reason: str, data: bytes, line: int, protocol: str | None = None, bug: bool = False) -> None:
         obj = {"type": "error", "reason": reason, "hex": hex_preview(data, 64)}
         if protocol:
             obj["protocol"] = protocol
+        if bug:  # a codec bug, not bad input: worth a bug report with this line
+            obj["bug"] = True
         self.emit(obj, line)
 
 
@@ -69,9 +71,9 @@ def _drain(conn: _Connection, printer: _Printer, line: int, now: datetime) -> No
             continue
         assert isinstance(event, Frame)
         session = conn.session_for(codec.name, stream.session)
-        decoded = codec.decode(event.data, session, now)
+        decoded = guarded_decode(codec, event.data, session, now)
         if decoded.error:
-            printer.error(decoded.error, event.data, line, codec.name)
+            printer.error(decoded.error, event.data, line, codec.name, bug=decoded.bug)
         for record in decoded.records:
             printer.emit(to_json_dict(record), line)
         if decoded.reply:

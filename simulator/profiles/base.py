@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from schemas.alarms import Alarm
 from simulator.frames import Fix
 
 
@@ -22,6 +23,8 @@ class DeviceProfile:
     """One simulated device. Subclasses set `protocol` (the registry name) and implement the frames."""
 
     protocol: str = ""
+    # The alarm a report built with sos=True raises (trackers without an SOS button raise another).
+    sos_alarm: Alarm = Alarm.SOS
 
     def __init__(self, index: int, rng: random.Random) -> None:
         self.index = index

@@ -63,7 +63,13 @@ def test_a_codec_that_raises_is_an_error_not_an_exception():
 
     env = envelope(b"x", device_id="1", protocol="broken", frame_id="f")
     out = decode_envelope(env, CODECS, {"broken": Broken()})
-    assert out.error == "codec broken failed (bug): IndexError('oops')"
+    assert out.error == "codec bug in broken: IndexError: oops" and out.bug is True
+
+
+def test_a_malformed_frame_is_an_error_but_not_a_bug():
+    out = decode_envelope(envelope(b"#867273021518134,CMD-T,A,DATE:161313#", device_id="867273021518134",
+                                   protocol="gotop", frame_id="f"))
+    assert out.error and not out.error.startswith("codec bug") and out.bug is False
 
 
 def test_the_codec_decodes_with_the_reception_time_as_now():

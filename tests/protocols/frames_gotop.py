@@ -126,3 +126,39 @@ ALL_FRAMES: dict[str, bytes] = {
     name: value for name, value in globals().items()
     if name.isupper() and isinstance(value, bytes) and name != "NODE_MULTIPLE"
 }
+
+# --- The conformance convention (tests/protocols/test_conformance.py) ------------------------
+
+
+def _wrapped(frame: bytes) -> bytes:
+    """Traccar's test frames had their `#`s stripped by its frame decoder; devices send `#...#`."""
+    return b"#" + frame + b"#"
+
+
+_SOURCES = {"TRACCAR": "TRACCAR (re-wrapped in '#')", "NODE": "NODE", "FIRMWARE": "FIRMWARE", "NAVTRACK": "NAVTRACK"}
+
+# Every frame above, whole as the device sends it over TCP.
+SAMPLES: list[tuple[str, bytes]] = [
+    (f"{name.split('_', 1)[1].lower()}, {_SOURCES[name.split('_', 1)[0]]}",
+     _wrapped(frame) if name.startswith("TRACCAR_") else frame)
+    for name, frame in ALL_FRAMES.items()
+]
+# The same frames, one per datagram (constructed: GOTOP firmware speaks TCP; the listener's UDP path
+# accepts the same bytes).
+UDP_SAMPLES: list[tuple[str, bytes]] = [
+    ("cmd-t, NODE frame as one datagram (constructed)", NODE_CMD_T),
+    ("cmd-x, NODE frame as one datagram (constructed)", NODE_CMD_X),
+    ("three frames, NODE MULTIPLE_CMD as one datagram (constructed)", NODE_MULTIPLE),
+]
+# Frames that frame correctly but must decode to an error (constructed from FIRMWARE_CMD_T).
+MALFORMED: list[tuple[str, bytes]] = [
+    ("unknown message type", b"#867273021518134,XYZ-T,A#"),
+    ("latitude hemisphere X", FIRMWARE_CMD_T.replace(b"22.7613506N", b"22.7613506X")),
+    ("latitude 95", FIRMWARE_CMD_T.replace(b"22.7613506N", b"95.7613506N")),
+    ("month 13", FIRMWARE_CMD_T.replace(b"DATE:160113", b"DATE:161313")),
+    ("speed not a number", FIRMWARE_CMD_T.replace(b"Speed:000.3", b"Speed:fast")),
+    ("truncated fix", b"#867273021518134,CMD-T,A,DATE:160113,TIME:140709#"),
+    ("position report without a fix", b"#867273021518134,CMD-T#"),
+    ("not ASCII", FIRMWARE_CMD_T.replace(b"X-0-1", b"\xff-0-1")),
+    ("bad wifi MAC", FIRMWARE_CMD_T.replace(b",000,", b",WIFI:{zz-a0-6e-94-42-5e&-47},")),
+]

@@ -249,3 +249,58 @@ EXACT_LENGTH = [
 # Real frames whose declared length is off (the framer falls back on the brackets).
 WRONG_LENGTH = [UD_SG, AL_SG_LOW_BATTERY, AL_CUSTOMER, AL_SG_NO_BITS, UD_SOUTH, LK_TWO_VALUES, UD_BRACKET_SSID, TK_ESCAPED]
 ALL = EXACT_LENGTH + WRONG_LENGTH
+
+# --- The conformance convention (tests/protocols/test_conformance.py) ------------------------
+
+_SOURCE = {
+    "UD_SG": "TRACCAR_TEST", "AL_SG_LOW_BATTERY": "TRACCAR_TEST", "AL_SOS": "TRACCAR_TEST",
+    "AL_FALL": "TRACCAR_TEST", "AL_ZJ_REMOVED": "TRACCAR_TEST", "AL_CUSTOMER": "TRACCAR_TEST",
+    "AL_SG_NO_BITS": "TRACCAR_TEST", "AL_SG_HEX_CELL": "TRACCAR_TEST", "UD2_SG_FFFF": "TRACCAR_TEST",
+    "AL_LTE_SOS": "TRACCAR_NEWER", "AL_LTE_FALL_DOC": "VENDOR_DOC", "AL_DOC": "VENDOR_DOC",
+    "UD_DOC": "VENDOR_DOC", "UD2_DOC": "VENDOR_DOC", "UD_LTE": "TRACCAR_TEST", "UD_WCDMA": "TRACCAR_TEST",
+    "UD2_NEGATIVE": "TRACCAR_TEST", "UD2_WEST": "TRACCAR_TEST", "UD_SOUTH": "TRACCAR_TEST",
+    "UD_WIFI_ONLY": "TRACCAR_TEST", "WT": "TRACCAR_TEST", "UD_ZJ": "TRACCAR_TEST",
+    "UD2_NO_NETWORK": "TRACCAR_TEST", "UD3": "TRACCAR_TEST", "UD_BRACKET_SSID": "TRACCAR_FRAME_TEST",
+    "LK_BARE": "TRACCAR_TEST", "LK_FULL": "TRACCAR_TEST", "LK_DOC": "VENDOR_DOC", "LK_TWO_VALUES": "TRACCAR_TEST",
+    "LK_ZJ": "TRACCAR_FRAME_TEST", "LK_IMEI": "TRACCAR_FRAME_TEST", "TKQ": "TRACCAR_TEST",
+    "TKQ2": "constructed per VENDOR_DOC", "INIT": "constructed per TRACCAR", "CONFIG": "constructed per VENDOR_DOC",
+    "ICCID": "constructed per 4P-Touch guide", "RYIMEI": "constructed per 4P-Touch guide",
+    "BPHRT": "TRACCAR_TEST", "BPHRT_DOC": "VENDOR_DOC", "BLOOD_ZJ": "TRACCAR_TEST", "PULSE": "TRACCAR_TEST",
+    "HEART": "TRACCAR_TEST", "HEART_ZERO": "TRACCAR_TEST", "OXYGEN": "TRACCAR_NEWER", "BTEMP2": "TRACCAR_TEST",
+    "BTEMP2_HIGH_ERROR": "constructed per VENDOR_DOC", "TEMP_ZJ": "TRACCAR_TEST",
+    "UPLOAD_RESULT": "VENDOR_DOC", "CR_RESULT": "VENDOR_DOC", "VERNO_RESULT": "VENDOR_DOC",
+    "SOS1_RESULT": "VENDOR_DOC", "RCAPTURE_RESULT": "TRACCAR_FRAME_TEST", "TK_ACK": "TRACCAR_TEST (2017)",
+    "TK_ESCAPED": "TRACCAR_FRAME_TEST", "IMG": "constructed per VENDOR_DOC",
+}
+_NAMES = {id(value): name for name, value in list(globals().items()) if isinstance(value, bytes)}
+
+# Every single frame above, whole as the watch sends it over TCP.
+SAMPLES: list[tuple[str, bytes]] = [
+    (f"{_NAMES[id(frame)].lower()}, {_SOURCE[_NAMES[id(frame)]]}", frame) for frame in ALL
+]
+# Watches are TCP devices; these are the same frames, one per datagram, as the listener's UDP path
+# accepts them (constructed: no capture of a watch on UDP was found).
+UDP_SAMPLES: list[tuple[str, bytes]] = [
+    ("lk, TRACCAR_TEST frame as one datagram (constructed)", LK_FULL),
+    ("ud, VENDOR_DOC frame as one datagram (constructed)", UD_DOC),
+    ("al sos, TRACCAR_TEST frame as one datagram (constructed)", AL_SOS),
+]
+# Frames that frame correctly but must decode to an error (constructed per VENDOR_DOC layouts; the
+# declared length is computed, so the framer takes them by length).
+def _constructed(head: str, content: bytes) -> bytes:
+    return f"[{head}*{len(content):04X}*".encode() + content + b"]"
+
+
+_UD_FIELDS = b"180916,025723,A,22.570733,N,113.8626083,E,0.00,249.5,0.0,6,100,60,0,0,00000010,0,0"
+MALFORMED: list[tuple[str, bytes]] = [
+    ("ud with three fields", _constructed("3G*8800000015", b"UD,180916,025723,A")),
+    ("ud with validity X", _constructed("3G*8800000015", b"UD," + _UD_FIELDS.replace(b",A,", b",X,"))),
+    ("ud latitude 95", _constructed("3G*8800000015", b"UD," + _UD_FIELDS.replace(b"22.570733", b"95.570733"))),
+    ("ud status not hex", _constructed("3G*8800000015", b"UD," + _UD_FIELDS.replace(b"00000010", b"0000001Z"))),
+    ("ud bad date", _constructed("3G*8800000015", b"UD," + _UD_FIELDS.replace(b"180916", b"18091X"))),
+    ("ud speed not a number", _constructed("3G*8800000015", b"UD," + _UD_FIELDS.replace(b"0.00,249.5", b"fast,249.5"))),
+    ("tk bad escape", _constructed("CS*1234567890", b"TK,\x7d\x09")),
+    ("type with a dash", _constructed("3G*8800000015", b"LK-X1")),
+    ("jxtk too few fields", _constructed("ZJ*789468050042692*000C", b"JXTK,0,x,1")),
+    ("img bad time", _constructed("3G*8800000015", b"img,5,1604291109,\xff\xd8")),
+]

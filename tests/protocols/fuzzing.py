@@ -1,6 +1,7 @@
 """Shared property-test drivers for the codecs: feed bytes in chunks through detect, the framer and
-decode, and check the invariants every codec keeps (no exception, bounded buffer, errors carry a
-reason and the bytes, a failed decode yields no records)."""
+the guarded decode/identify, and check the invariants every codec keeps: no exception, no codec bug
+(`bug=True` from the guard: an exception other than `Malformed` escaped the codec), bounded buffer,
+errors carry a reason and the bytes, a failed decode yields no records."""
 
 from __future__ import annotations
 
@@ -8,26 +9,35 @@ from datetime import datetime
 
 from hypothesis import strategies as st
 
-from protocols.base import Codec, Decoded, Frame, FrameError, Transport
+from protocols.base import Codec, Decoded, Frame, FrameError, Identified, Transport, guarded_decode, guarded_identify
 
 
 def drive_codec(codec: Codec, data: bytes, chunks: list[int], transport: Transport, max_frame: int,
-                now: datetime) -> None:
+                now: datetime, preamble: list[bytes] = ()) -> None:
     codec.detect(data, transport)
     codec.detect(data[:7], transport)
     framer = codec.new_framer(transport, max_frame)
-    session = codec.new_session(transport)
+    # Two sessions, as the listener (identify) and a processor (decode) hold them.
+    decode_session = codec.new_session(transport)
+    identify_session = codec.new_session(transport)
+    for frame in preamble:
+        guarded_decode(codec, frame, decode_session, now)
+        guarded_identify(codec, frame, identify_session, now)
     position = 0
-    for size in chunks + [len(data)]:
+    for size in list(chunks) + [len(data)]:
         framer.feed(data[position:position + size])
         position += size
         for item in iter(framer.next, None):
             assert isinstance(item, (Frame, FrameError)) and item.data
             if isinstance(item, Frame):
                 assert len(item.data) <= max_frame
-                decoded = codec.decode(item.data, session, now)
+                decoded = guarded_decode(codec, item.data, decode_session, now)
                 assert isinstance(decoded, Decoded)
+                assert not decoded.bug, f"{decoded.error} on frame {item.data!r}"
                 assert decoded.error is None or decoded.records == []
+                identified = guarded_identify(codec, item.data, identify_session, now)
+                assert isinstance(identified, Identified)
+                assert not identified.bug, f"{identified.error} on frame {item.data!r}"
             else:
                 assert item.reason
         assert framer.buffered <= max_frame

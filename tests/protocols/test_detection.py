@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.base import Detection, Frame, FrameError, Transport
+from protocols.base import Detection, Frame, FrameError, Transport, guarded_decode
 from protocols.registry import CODECS
 from protocols.stream import Detected, NoProtocol, ProtocolStream, detect
 from tests.protocols import frames_gotop as GOTOP
@@ -31,12 +31,15 @@ SAMPLES = [
     ("teltonika", TELTONIKA.WIKI_8E),
 ]
 
+# Bytes no tracker protocol starts with (not HTTP: OsmAnd speaks it; not zeros: Teltonika's
+# AVL packets start with them; not `imei:`: GPS103).
 GARBAGE = [
     b"HELO mail.example.com\r\n",  # SMTP greeting (an HTTP request line is an osmand report)
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
     b"\x00" * 12,  # zeros: a Teltonika packet preamble, but one declaring 0 data bytes (6 zeros may still become one)
     b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;",  # TK103 (not registered yet)
+    b"\xff\xfe\xfd\xfc\xfb\xfa",
 ]
 
 
@@ -52,7 +55,8 @@ def test_each_protocol_is_detected_from_its_frames(protocol, frame, transport):
 def test_garbage_matches_no_protocol_with_a_hex_preview(garbage):
     outcome = detect(garbage, Transport.TCP)
     assert isinstance(outcome, NoProtocol)
-    assert f"match no known protocol ({', '.join(c.name for c in CODECS)})" in outcome.reason
+    names = ", ".join(codec.name for codec in CODECS)  # every registered protocol, in detection order
+    assert f"match no known protocol ({names})" in outcome.reason
     assert garbage[:8].hex() in outcome.reason
 
 
@@ -109,9 +113,25 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
     stream.feed(bytes(mutated) + os.urandom(data.draw(st.integers(0, 16))))
     for event in stream.events():
         if isinstance(event, Frame):
-            decoded = stream.codec.decode(event.data, stream.session, datetime(2026, 1, 1, tzinfo=timezone.utc))
-            assert decoded.error is None or isinstance(decoded.error, str)
+            decoded = guarded_decode(stream.codec, event.data, stream.session, datetime(2026, 1, 1, tzinfo=timezone.utc))
+            assert not decoded.bug, decoded.error
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
     assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "watch", "gotop", "osmand"]
+def test_detection_asks_only_codecs_that_speak_the_transport():
+    class TcpOnly:
+        name = "tcp-only"
+        transports = frozenset({Transport.TCP})
+
+        def detect(self, head, transport):
+            return Detection.MATCH
+
+    codec = TcpOnly()
+    assert detect(b"anything", Transport.TCP, (codec,)) is codec
+    assert isinstance(detect(b"anything", Transport.UDP, (codec,)), NoProtocol)
+
+
+def test_registry_lists_each_protocol_once():
+    names = [c.name for c in CODECS]
+    assert len(names) == len(set(names)) and {"gt06", "watch", "gotop"} <= set(names)

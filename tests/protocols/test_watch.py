@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import frames_watch as F
-from protocols.base import Command, Decoded, Detection, Frame, FrameError, Transport, UnsupportedCommand
+from protocols.base import Command, Decoded, Detection, Frame, FrameError, Transport, UnsupportedCommand, guarded_decode
 from protocols.watch import CODEC, WatchSession
 from tests.protocols.fuzzing import drive_codec
 from schemas.alarms import Alarm
@@ -26,7 +26,7 @@ def t(*args: int) -> datetime:
 
 
 def decode(raw: bytes, session: WatchSession | None = None) -> Decoded:
-    return CODEC.decode(raw, session or CODEC.new_session(Transport.TCP), NOW)
+    return guarded_decode(CODEC, raw, session or CODEC.new_session(Transport.TCP), NOW)
 
 
 def fix(device_id: str, time: datetime, valid: bool, lat: float | None, lon: float | None,
@@ -541,7 +541,8 @@ def mutate(raw: bytes, data: st.DataObject) -> bytes:
 def run_everything(data_bytes: bytes, chunks: list[int], max_frame: int) -> None:
     for transport in Transport:
         drive_codec(CODEC, data_bytes, chunks, transport, max_frame, NOW)
-    CODEC.decode(data_bytes, CODEC.new_session(Transport.TCP), NOW)
+    decoded = guarded_decode(CODEC, data_bytes, CODEC.new_session(Transport.TCP), NOW)
+    assert not decoded.bug, decoded.error
 
 
 @settings(max_examples=300, deadline=None)
@@ -569,3 +570,44 @@ def test_random_bodies_under_a_valid_header_never_raise(body: bytes, message_typ
     assert decoded.error is None or decoded.records == []
     framed, left = frames_of(raw)
     assert left == 0 and b"".join(f.data for f in framed) == raw
+
+
+# --- network-only reports (no GNSS fix) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "cells", "wifi"), [
+    (F.AL_SOS, 7, 0),  # V, 00.000000,N, 0.0000000,E: seven cells
+    (F.UD_WIFI_ONLY, 0, 5),  # V, 0.0,N,0.0,E: five access points, no cell
+    (F.UD_WCDMA, 1, 5),
+    (F.AL_LTE_FALL_DOC, 1, 5),
+])
+def test_a_report_without_a_fix_is_a_position_without_coordinates_that_keeps_its_network(raw, cells, wifi):
+    """A watch without a GNSS fix sends `V` and zero coordinates with the cells and Wi-Fi it sees:
+    a network-only report, for network location downstream (docs/topics.md)."""
+    decoded = decode(raw)
+    position = decoded.records[0]
+    assert decoded.error is None and isinstance(position, Position)
+    assert position.valid is False and position.lat is None and position.lon is None
+    assert position.speed_kmh is None and position.course_deg is None and position.altitude_m is None
+    assert len(position.cells) == cells and len(position.wifi) == wifi
+    assert position.time is not None  # the watch's clock still dates the report
+
+
+def test_identify_answers_like_decode_without_reading_the_body() -> None:
+    # AL with a body that does not decode: identify (header only) and decode both acknowledge it.
+    raw = b"[3G*1234567890*0006*AL,foo]"
+    identified = CODEC.identify(raw, CODEC.new_session(Transport.TCP), NOW)
+    assert identified.reply == decode(raw).reply == b"[3G*1234567890*0002*AL]"
+    assert identified.error is None and identified.message_type == "AL" and identified.device_id == "1234567890"
+    # TK's answer depends on the body (a voice message gets TK,1; the watch's own TK,1 gets nothing).
+    assert CODEC.identify(F.TK_ACK, CODEC.new_session(Transport.TCP), NOW).reply is None
+    assert CODEC.identify(F.TK_ESCAPED, CODEC.new_session(Transport.TCP), NOW).reply == b"[CS*1234567890*0004*TK,1]"
+
+
+def test_udp_datagrams_stand_alone() -> None:
+    framer = CODEC.new_framer(Transport.UDP)
+    framer.feed(F.LK_FULL[:10])  # a datagram cut short: nothing more will come for it
+    framer.feed(F.LK_FULL)
+    out = list(iter(framer.next, None))
+    assert out == [FrameError("datagram ends inside a watch frame", F.LK_FULL[:10]), Frame(F.LK_FULL)]
+    assert framer.buffered == 0
