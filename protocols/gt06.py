@@ -7,8 +7,14 @@ Sources (facts only, no code copied):
 - Concox "GPS Tracker Communication Protocol JM-VL03 V1.1.2" (packet layouts, bit tables, alarm codes,
   reply examples), transcribed in github.com/fcode09/jimi-vl103m docs/README_VL03_Protocol.md.
 - Traccar Gt06FrameDecoder.java (length first, delimiter as the fallback), Gt06ProtocolDecoder.java
-  (layouts of variants the Concox document does not cover: 0x11, 0x23, 0x2C, 0x36, 0xA1, 0xA2, 0xA5,
-  the 365GPS-style frames without serial/CRC) and Gt06ProtocolEncoder.java (0x80 command packet).
+  (layouts of variants the Concox document does not cover: 0x11, 0x23, 0x24, 0x2C, 0x32-0x34, 0x36,
+  0x38, 0x70, 0x8C, 0x95, 0x9B, 0xA1-0xA3, 0xA5, 0xA7, 0xF2, 0xF3, the 365GPS-style frames without
+  serial/CRC) and Gt06ProtocolEncoder.java (0x80 command packet). Where a real capture contradicts a
+  layout read there (0x32 SL4X altitude, 0xA3/0xA7 cells, 0xF3 time) the capture wins; the tests say
+  which bytes show it.
+
+Error contract (protocols/base.py): a frame this module cannot use raises `Malformed`; every read
+goes through the bounds-checked `Reader`, so no builtin exception stands for bad input.
 
 Units: speed km/h, course degrees, coordinates degrees (raw / 1 800 000). `rssi` of a fix or event is
 the GSM signal *level* 0-4 the protocol reports (there is nothing finer); `rssi` of a cell or Wi-Fi
@@ -19,6 +25,7 @@ in the session and the login event but not applied.
 
 from __future__ import annotations
 
+import calendar
 import re
 import struct
 from dataclasses import dataclass, field
@@ -34,13 +41,15 @@ from protocols.base import (
     Detection,
     Frame,
     FrameError,
+    Identified,
+    Malformed,
     Session,
     Transport,
     UnsupportedCommand,
     hex_preview,
 )
 from schemas.alarms import Alarm
-from schemas.records import Alert, Cell, Event, Position, Record, Wifi
+from schemas.records import Alert, Ble, Cell, Event, Position, Record, Telemetry, Wifi
 
 NAME = "gt06"
 
@@ -242,10 +251,6 @@ class Packet:
     length_byte: int  # the raw length field (365GPS frames put a count there)
 
 
-class Malformed(ValueError):
-    """The device sent something this codec cannot read; the message becomes Decoded.error."""
-
-
 def build_packet(protocol: int, content: bytes, serial: int, long: bool = False) -> bytes:
     """A packet the server sends: same envelope, CRC over length..serial."""
     size = 1 + len(content) + 2 + 2
@@ -253,7 +258,7 @@ def build_packet(protocol: int, content: bytes, serial: int, long: bool = False)
         head = LONG + size.to_bytes(2, "big")
     else:
         if size > 0xFF:
-            raise ValueError(f"content of {len(content)} bytes does not fit a 78 78 packet")
+            raise UnsupportedCommand(f"content of {len(content)} bytes does not fit a 78 78 packet")
         head = SHORT + bytes([size])
     body = head + bytes([protocol]) + content + serial.to_bytes(2, "big")
     return body + crc_itu(body[2:]).to_bytes(2, "big") + STOP
@@ -319,13 +324,29 @@ class Reader:
     def u16(self) -> int:
         return self.uint(2)
 
+    def s16(self) -> int:
+        return int.from_bytes(self.take(2), "big", signed=True)
+
+    def s32(self) -> int:
+        return int.from_bytes(self.take(4), "big", signed=True)
+
+    def rest(self, keep: int = 0) -> bytes:
+        """Everything but the last `keep` bytes."""
+        return self.take(max(self.remaining - keep, 0))
+
 
 def read_time(raw: bytes) -> datetime | None:
     """yy mm dd hh mm ss, binary, UTC; an impossible date (e.g. all zero before a fix) is None."""
-    try:
-        return datetime(2000 + raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], tzinfo=timezone.utc)
-    except ValueError:
+    year, month, day, hour, minute, second = raw[0] + 2000, raw[1], raw[2], raw[3], raw[4], raw[5]
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour < 24 and minute < 60 and second < 60):
         return None
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+
+
+def read_unix_time(seconds: int) -> datetime | None:
+    """Seconds since 1970 (0x70 GPS module, 0xF2); 0 means no time."""
+    return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
 
 
 def read_bcd_time(raw: bytes) -> datetime | None:
@@ -350,20 +371,26 @@ def mac(raw: bytes) -> str:
 
 @dataclass(slots=True)
 class FixFields:
-    """What the parts of a location packet fill in; becomes a Position."""
+    """What the parts of a location packet fill in; becomes a Position (and, for the scalars a
+    Position has no column for, a Telemetry reading and a `vehicle_status` event)."""
 
     time: datetime | None = None
     valid: bool | None = None
     lat: float | None = None
     lon: float | None = None
+    altitude_m: float | None = None
     speed_kmh: float | None = None
     course_deg: float | None = None
     satellites: int | None = None
+    hdop: float | None = None
     battery_pct: int | None = None
     rssi: int | None = None
     cells: list[Cell] = field(default_factory=list)
     wifi: list[Wifi] = field(default_factory=list)
+    ble: list[Ble] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    battery_v: float | None = None  # -> Telemetry
+    status: dict[str, str | int | float | bool] = field(default_factory=dict)  # -> vehicle_status Event
 
     def add_alarm(self, alarm: Alarm | None) -> None:
         if alarm is not None and alarm not in self.alarms:
@@ -374,19 +401,56 @@ class FixFields:
 _POSITIONED, _WEST, _NORTH = 1 << 12, 1 << 11, 1 << 10
 
 
-def part_gps(r: Reader, fix: FixFields) -> None:
-    """Date/time 6, GPS info 1 (length nibble, satellites nibble), lat 4, lon 4, speed 1, course/status 2."""
-    fix.time = read_time(r.take(6))
-    fix.satellites = r.u8() & 0x0F
-    lat_raw, lon_raw, speed, flags = struct.unpack(">IIBH", r.take(11))
+def set_coordinates(fix: FixFields, lat_raw: int, lon_raw: int, flags: int) -> None:
+    """Coordinates (raw / 1 800 000) and the course/status word."""
     fix.valid = bool(flags & _POSITIONED)
-    fix.speed_kmh = float(speed)
     course = flags & 0x3FF
     fix.course_deg = float(course) if course <= 360 else None
     lat, lon = lat_raw / 1_800_000, lon_raw / 1_800_000
     if (lat_raw or lon_raw) and lat <= 90 and lon <= 180:  # all zero: no position was ever taken
         fix.lat = round(lat if flags & _NORTH else -lat, 6)
         fix.lon = round(-lon if flags & _WEST else lon, 6)
+
+
+def part_gps(r: Reader, fix: FixFields) -> None:
+    """Date/time 6, GPS info 1 (length nibble, satellites nibble), lat 4, lon 4, speed 1, course/status 2."""
+    fix.time = read_time(r.take(6))
+    fix.satellites = r.u8() & 0x0F
+    lat_raw, lon_raw, speed, flags = struct.unpack(">IIBH", r.take(11))
+    fix.speed_kmh = float(speed)
+    set_coordinates(fix, lat_raw, lon_raw, flags)
+
+
+def part_gps_with_length(r: Reader, fix: FixFields) -> None:
+    """AZ735 0x32/0x33: date/time 6, GPS length 1; length 0 means no GPS block follows."""
+    fix.time = read_time(r.take(6))
+    size = r.u8()
+    if size == 0:
+        return
+    block = Reader(r.take(size))
+    fix.satellites = block.u8() & 0x0F
+    lat_raw, lon_raw, speed, flags = struct.unpack(">IIBH", block.take(11))
+    fix.speed_kmh = float(speed)
+    set_coordinates(fix, lat_raw, lon_raw, flags)
+
+
+def part_gps_no_speed(r: Reader, fix: FixFields) -> None:
+    """JC100 0x95 with position: date/time 6, lat 4, lon 4, course/status 2 (no satellites, no speed)."""
+    fix.time = read_time(r.take(6))
+    lat_raw, lon_raw, flags = struct.unpack(">IIH", r.take(10))
+    set_coordinates(fix, lat_raw, lon_raw, flags)
+
+
+def part_gps_jc400(r: Reader, fix: FixFields) -> None:
+    """JC400 0x95: marker FFFF 2, version 1, date/time 6, satellites 1, lat 4, lon 4, course/status 2,
+    speed 2, then external voltage 2 (1/10 V)."""
+    r.take(3)
+    fix.time = read_time(r.take(6))
+    fix.satellites = r.u8() & 0x0F
+    lat_raw, lon_raw, flags, speed = struct.unpack(">IIHH", r.take(12))
+    fix.speed_kmh = float(speed)
+    set_coordinates(fix, lat_raw, lon_raw, flags)
+    fix.status["external_v"] = r.u16() / 10
 
 
 def _mcc_mnc(r: Reader, wide_mnc: bool = False) -> tuple[int, int]:
@@ -408,37 +472,32 @@ def signal_dbm(raw: int) -> int:
     return raw - 256 if raw >= 0x80 else -raw
 
 
-def _add_wifi(fix: FixFields, raw_mac: bytes, raw_signal: int) -> None:
+def _add_wifi(fix: FixFields, raw_mac: bytes, raw_signal: int | None) -> None:
     if any(raw_mac):  # all-zero MACs fill unused slots
-        fix.wifi.append(Wifi(mac=mac(raw_mac), rssi=signal_dbm(raw_signal)))
+        fix.wifi.append(Wifi(mac=mac(raw_mac), rssi=signal_dbm(raw_signal) if raw_signal else None))
 
 
-def part_cell(r: Reader, fix: FixFields) -> None:
-    """2G serving cell: MCC 2, MNC 1|2, LAC 2, Cell ID 3."""
-    mcc, mnc = _mcc_mnc(r)
-    _add_cell(fix, mcc, mnc, r.u16(), r.uint(3))
+def cell_part(lac_size: int, cid_size: int, wide_mnc: bool = False) -> Callable[[Reader, FixFields], None]:
+    """A serving cell: MCC 2, MNC 1|2, LAC `lac_size`, Cell ID `cid_size` (2G 2/3, 4G 4/8...)."""
+
+    def part(r: Reader, fix: FixFields) -> None:
+        mcc, mnc = _mcc_mnc(r, wide_mnc)
+        _add_cell(fix, mcc, mnc, r.uint(lac_size), r.uint(cid_size))
+
+    return part
 
 
-def part_cell_wide(r: Reader, fix: FixFields) -> None:
-    """0x11 serving cell: MCC 2, MNC 2, LAC 2, Cell ID 4 (Traccar MSG_GPS_LBS_6)."""
-    mcc, mnc = _mcc_mnc(r, wide_mnc=True)
-    _add_cell(fix, mcc, mnc, r.u16(), r.uint(4))
+part_cell = cell_part(2, 3)  # 2G serving cell (document 0x22)
+part_cell_wide = cell_part(2, 4, wide_mnc=True)  # 0x11 (Traccar MSG_GPS_LBS_6)
+part_cell_cid4 = cell_part(2, 4)  # SEEWORLD 0x16, TRX16I 0x36, 0x34 X1
+part_cell_4g = cell_part(4, 8)  # 4G (document 0xA0)
+part_cell_sl4x = cell_part(2, 4, wide_mnc=True)  # SL4X 0x32: 2-byte MNC, 4-byte Cell ID
 
 
-def part_cell_cid4(r: Reader, fix: FixFields) -> None:
-    """SEEWORLD variant of the 2G serving cell: Cell ID on 4 bytes (Traccar decodeLbs)."""
-    mcc, mnc = _mcc_mnc(r)
-    _add_cell(fix, mcc, mnc, r.u16(), r.uint(4))
-
-
-def part_cell_4g(r: Reader, fix: FixFields) -> None:
-    """4G serving cell: MCC 2, MNC 1|2, LAC 4, Cell ID 8 (document 0xA0)."""
-    mcc, mnc = _mcc_mnc(r)
-    _add_cell(fix, mcc, mnc, r.uint(4), r.uint(8))
-
-
-def _with_lbs_length(cell_part: Callable[[Reader, FixFields], None]) -> Callable[[Reader, FixFields], None]:
-    """Alarm packets put an LBS length byte (counting itself) before the cell."""
+def _with_lbs_length(cell: Callable[[Reader, FixFields], None], trust_length: bool = True
+                     ) -> Callable[[Reader, FixFields], None]:
+    """Alarm packets put an LBS length byte (counting itself) before the cell. `trust_length=False`
+    for devices whose byte there is no length (GK310 0xA3 sends 0x39 before a 16-byte cell)."""
 
     def part(r: Reader, fix: FixFields) -> None:
         start = r.pos
@@ -449,8 +508,8 @@ def _with_lbs_length(cell_part: Callable[[Reader, FixFields], None]) -> Callable
             if r.remaining >= 45 + 5 and not any(pad):
                 r.take(45)
             return
-        cell_part(r, fix)
-        if r.pos - start < length:
+        cell(r, fix)
+        if trust_length and r.pos - start < length:
             r.take(length - (r.pos - start))
 
     return part
@@ -551,6 +610,15 @@ def part_status_no_code(r: Reader, fix: FixFields) -> None:
     fix.add_alarm(INFO_ALARMS.get((info >> 3) & 0x07))
 
 
+def part_status_sl4x(r: Reader, fix: FixFields) -> None:
+    """SL4X 0x32: terminal info, voltage level, GSM level, alarm, language; the 0x29-long form then
+    has altitude 2 (signed, m). The sample's position (-22.89, -47.12, Campinas) and 02AF = 687 m agree."""
+    part_status(r, fix)
+    r.u8()  # language
+    if r.remaining >= 2:
+        fix.altitude_m = float(r.s16())
+
+
 def part_multi_cell(cell_size: tuple[int, int]) -> Callable[[Reader, FixFields], None]:
     """Time 6, MCC 2, MNC 1|2, then 7 cells of LAC, CI, RSSI, then timing advance 1 (0x18/0x28/0xA1)."""
     lac_size, ci_size = cell_size
@@ -566,10 +634,123 @@ def part_multi_cell(cell_size: tuple[int, int]) -> Callable[[Reader, FixFields],
     return part
 
 
+def part_counted_cells(r: Reader, fix: FixFields) -> None:
+    """WANWAY S20 0x24: time 6, timing advance 1, MCC 2, MNC 1|2, cell count 1, cells (LAC 2, CI 3,
+    RSSI 1); zero padding follows."""
+    fix.time = read_time(r.take(6))
+    r.u8()  # timing advance
+    mcc, mnc = _mcc_mnc(r)
+    for _ in range(r.u8()):
+        lac, ci, rssi = r.u16(), r.uint(3), r.u8()
+        _add_cell(fix, mcc, mnc, lac, ci, signal_dbm(rssi))
+
+
 def part_wifi_list(r: Reader, fix: FixFields) -> None:
     """Count 1, then MAC 6 + signal 1 per access point."""
     for _ in range(r.u8()):
         _add_wifi(fix, r.take(6), r.u8())
+
+
+def part_ignition_power_battery(r: Reader, fix: FixFields) -> None:
+    """SR411 mini 0x24: ignition 1, external voltage 2 and battery voltage 2 (1/100 V). The sample's
+    12.61 V and 4.04 V show which is which; what follows is not documented and not read."""
+    fix.status["ignition"] = r.u8() > 0
+    fix.status["external_v"] = r.u16() / 100
+    fix.battery_v = r.u16() / 100
+
+
+def part_trx16i(r: Reader, fix: FixFields) -> None:
+    """TRX16I/VL103 0x36 location: ignition 1, upload mode 1, re-upload 1, odometer 4, external voltage 2
+    (1/100 V), battery 1 (1/10 V), working time 3 (minutes), RFID 8 (all zero: no card)."""
+    fix.status["ignition"] = r.u8() > 0
+    r.take(2)  # upload mode, re-upload flag
+    fix.status["odometer"] = r.uint(4)
+    fix.status["external_v"] = r.u16() / 100
+    fix.battery_v = r.u8() / 10
+    fix.status["working_min"] = r.uint(3)
+    card = r.take(8)
+    if any(card):
+        fix.status["driver_id"] = card.hex()
+
+
+def part_lw4g(r: Reader, fix: FixFields) -> None:
+    """LW4G 0xA2 (length 0x40) after GPS and 4G cell: network 1, terminal info 1, external voltage 2
+    (1/100 V), battery 1 (level or %), GSM level 1, alarm 1, language 1, odometer 4, working time 4 (s),
+    terminal ID 8 (IMEI), inputs 2."""
+    r.u8()  # network indicator
+    info = r.u8()
+    fix.add_alarm(INFO_ALARMS.get((info >> 3) & 0x07))
+    fix.status["external_v"] = r.u16() / 100
+    fix.battery_pct = battery_from_level(r.u8())
+    fix.rssi = gsm_level(r.u8())
+    fix.add_alarm(alarm_from_code(r.u8()))
+    r.u8()  # language
+    fix.status["odometer"] = r.uint(4)
+    fix.status["working_s"] = r.uint(4)
+    r.take(8)  # terminal ID: the IMEI already known from the login
+    fix.status["inputs"] = r.u16()
+
+
+def part_x1(r: Reader, fix: FixFields) -> None:
+    """X1 0x34: data/alarm 4, GPS 18, terminal info 2, odometer 4, MCC 2, MNC 1, LAC 2, CI 4, driver 4,
+    two voltages 2+2 (1/100 V), port info 4, inputs 1, outputs 1, then ADC values 2 each (count in
+    port-info bits 20-23). Traccar names the first voltage battery; the sample's 12.80 V / 3.99 V are a
+    vehicle supply and a Li-ion cell, so the first is read as the external supply."""
+    r.take(4)
+    part_gps(r, fix)
+    r.take(2)
+    fix.status["odometer"] = r.uint(4)
+    part_cell_cid4(r, fix)
+    driver = r.uint(4)
+    if driver:
+        fix.status["driver_id"] = str(driver)
+    fix.status["external_v"] = r.u16() / 100
+    fix.battery_v = r.u16() / 100
+    ports = r.uint(4)
+    fix.status["inputs"], fix.status["outputs"] = r.u8(), r.u8()
+    for index in range(1, ((ports >> 20) & 0x0F) + 1):
+        fix.status[f"adc{index}_v"] = r.u16() / 100
+
+
+def part_lbs_8(r: Reader, fix: FixFields) -> None:
+    """0x38 after GPS: upload mode 1, re-upload 1, cell type 1 (3+ = 4G: LAC 4, CI 8, RSSI 2; else
+    LAC 2, CI 3, RSSI 1), MCC 2, MNC 1|2, then modules (type 2, length 1); 0x002E is the odometer."""
+    r.take(2)
+    cell_type = r.u8()
+    mcc, mnc = _mcc_mnc(r)
+    if cell_type >= 3:
+        lac, cid, rssi = r.uint(4), r.uint(8), r.u16()
+    else:
+        lac, cid, rssi = r.u16(), r.uint(3), r.u8()
+    _add_cell(fix, mcc, mnc, lac, cid, -rssi if rssi else None)
+    while r.remaining >= 3:
+        module, size = r.u16(), r.u8()
+        value = r.take(size)
+        if module == 0x002E and size == 4:
+            fix.status["odometer"] = int.from_bytes(value, "big")
+
+
+def part_az735_cells(r: Reader, fix: FixFields) -> None:
+    """AZ735 0x32/0x33 after GPS: LBS length 1 (0: none), serving cell + RSSI 1, neighbour-cell length 1
+    and cells of LAC 2, CI 3, RSSI 1, Wi-Fi length 1 (skipped), status 1, reserved length 1 + data."""
+    size = r.u8()
+    mcc = mnc = 0
+    if size:
+        cell = Reader(r.take(size - 1))
+        mcc, mnc = _mcc_mnc(cell)
+        _add_cell(fix, mcc, mnc, cell.u16(), cell.uint(3), -r.u8())
+    neighbours = Reader(r.take(r.u8()))
+    while neighbours.remaining >= 6 and mcc:
+        lac, ci, rssi = neighbours.u16(), neighbours.uint(3), neighbours.u8()
+        _add_cell(fix, mcc, mnc, lac, ci, -rssi)
+    r.take(r.u8())  # Wi-Fi access points
+    fix.status["status"] = r.u8()
+    r.take(r.u8())  # reserved extension
+
+
+# AZ735 0x33 status byte (Traccar MSG_AZ735_ALARM): A0/A1 arm/disarm are states, not alarms.
+AZ735_ALARMS: dict[int, Alarm] = {0xA2: Alarm.LOW_BATTERY, 0xA3: Alarm.LOW_BATTERY, 0xA4: Alarm.GENERAL,
+                                  0xA5: Alarm.DOOR}
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,48 +768,66 @@ class Context:
         return self.session.device_id
 
 
-@dataclass(slots=True)
-class Result:
-    records: list[Record]
-    reply: bytes | None
-
-
-Decoder = Callable[[Context], Result]
+Decoder = Callable[[Context], list[Record]]
 
 
 def fix_records(ctx: Context, fix: FixFields) -> list[Record]:
-    """One Position, plus one Alert per alarm it carries."""
+    """One Position, one Alert per alarm it carries, a Telemetry reading when the packet gave a battery
+    voltage, and a `vehicle_status` Event for scalars a Position has no column for."""
     position = Position(
         protocol=NAME, device_id=ctx.device_id, time=fix.time, valid=fix.valid, lat=fix.lat, lon=fix.lon,
-        speed_kmh=fix.speed_kmh, course_deg=fix.course_deg, satellites=fix.satellites,
-        battery_pct=fix.battery_pct, rssi=fix.rssi, cells=fix.cells, wifi=fix.wifi, alarms=list(fix.alarms),
+        altitude_m=fix.altitude_m, speed_kmh=fix.speed_kmh, course_deg=fix.course_deg, satellites=fix.satellites,
+        hdop=fix.hdop, battery_pct=fix.battery_pct, rssi=fix.rssi, cells=fix.cells, wifi=fix.wifi, ble=fix.ble,
+        alarms=list(fix.alarms),
     )
-    return [position, *(Alert.from_fix(position, alarm) for alarm in fix.alarms)]
+    records: list[Record] = [position, *(Alert.from_fix(position, alarm) for alarm in fix.alarms)]
+    if fix.battery_v is not None:
+        records.append(Telemetry(protocol=NAME, device_id=ctx.device_id, time=fix.time, battery_v=fix.battery_v))
+    if fix.status:
+        records.append(Event(protocol=NAME, device_id=ctx.device_id, time=fix.time, event="vehicle_status",
+                             details=dict(fix.status)))
+    return records
 
 
-def location(*parts: Callable[[Reader, FixFields], None], reply: bool = True) -> Decoder:
-    """A location packet made of parts read in order; trailing fields of variants are ignored.
+def location(*parts: Callable[[Reader, FixFields], None]) -> Decoder:
+    """A location packet made of parts read in order; trailing fields of variants are ignored."""
 
-    Replies: the Concox document asks acks for login, heartbeat, alarm and time packets only; Traccar
-    acks every location packet the same way (protocol number + serial), devices of the family accept
-    that and 365GPS firmware requires it, so we do as Traccar. Address requests (0x1A/0x2A) get none:
-    the answer would be an address text the device forwards by SMS.
-    """
-
-    def decode_location(ctx: Context) -> Result:
+    def decode_location(ctx: Context) -> list[Record]:
         fix = FixFields()
         r = Reader(ctx.packet.content)
         for part in parts:
             part(r, fix)
-        return Result(fix_records(ctx, fix), ack(ctx.packet) if reply else None)
+        return fix_records(ctx, fix)
 
     return decode_location
 
 
-def decode_login(ctx: Context) -> Result:
+def by_length(name: str, variants: dict[int, Decoder], default: Decoder | None) -> Decoder:
+    """Variants that tell themselves apart only by the length byte (Traccar decodeVariant)."""
+
+    def decode_variant(ctx: Context) -> list[Record]:
+        decoder = variants.get(ctx.packet.length_byte, default)
+        if decoder is None:
+            raise Malformed(f"{name} of length 0x{ctx.packet.length_byte:02x} is a variant nobody documents")
+        return decoder(ctx)
+
+    return decode_variant
+
+
+def read_login_imei(packet: Packet) -> str:
+    """The IMEI of a login (0x01): its first 8 content bytes; also read by `identify`."""
+    if packet.serial is None and len(packet.content) != 9:
+        raise Malformed("unframed 0x01 login must be IMEI 8 + version 1")
+    if len(packet.content) < 8:
+        raise Malformed(f"0x01 login of {len(packet.content)} content bytes has no 8-byte terminal ID")
+    return read_imei(packet.content[:8])
+
+
+def decode_login(ctx: Context) -> list[Record]:
     """0x01: terminal ID (IMEI, BCD 8), then optional type identity code 2 and time zone/language 2."""
+    imei = read_login_imei(ctx.packet)
     r = Reader(ctx.packet.content)
-    imei = read_imei(r.take(8))
+    r.take(8)
     details: dict[str, str | int | bool | float] = {}
     if r.remaining >= 2:
         details["type_id"] = f"{r.u16():04x}"
@@ -641,14 +840,13 @@ def decode_login(ctx: Context) -> Result:
                 ctx.session.tz_offset_min = details["tz_offset_min"]
         details["language"] = word & 0x03
     ctx.session.device_id = imei
-    event = Event(protocol=NAME, device_id=imei, event="login", details=details)
-    return Result([event], ack(ctx.packet))
+    return [Event(protocol=NAME, device_id=imei, event="login", details=details)]
 
 
 def heartbeat_records(ctx: Context, info: int, details: dict, battery_pct: int | None, rssi: int | None,
-                      alarm_code: int | None) -> list[Record]:
-    """One heartbeat Event; an alarm state in it (info bits or alarm byte) also gives a location-less Alert
-    per alarm, as Traccar raises them from status packets."""
+                      alarm_code: int | None, battery_v: float | None = None) -> list[Record]:
+    """One heartbeat Event (+ a Telemetry reading when it gave a battery voltage); an alarm state in it
+    (info bits or alarm byte) also gives a location-less Alert per alarm, as Traccar raises them."""
     details.update(terminal_info(info))
     event = Event(protocol=NAME, device_id=ctx.device_id, event="heartbeat", battery_pct=battery_pct, rssi=rssi,
                   details=details)
@@ -656,11 +854,14 @@ def heartbeat_records(ctx: Context, info: int, details: dict, battery_pct: int |
     state.add_alarm(INFO_ALARMS.get((info >> 3) & 0x07))
     if alarm_code is not None:
         state.add_alarm(alarm_from_code(alarm_code))
-    return [event, *(Alert(protocol=NAME, device_id=ctx.device_id, alarm=alarm, battery_pct=battery_pct, rssi=rssi)
-                     for alarm in state.alarms)]
+    records: list[Record] = [event]
+    if battery_v is not None:
+        records.append(Telemetry(protocol=NAME, device_id=ctx.device_id, battery_v=battery_v, battery_pct=battery_pct))
+    return records + [Alert(protocol=NAME, device_id=ctx.device_id, alarm=alarm, battery_pct=battery_pct, rssi=rssi)
+                      for alarm in state.alarms]
 
 
-def decode_status(ctx: Context) -> Result:
+def decode_status(ctx: Context) -> list[Record]:
     """0x13 heartbeat: terminal info 1, voltage level 1, GSM level 1, alarm 1, language 1.
 
     Longer 0x13 variants (OBD and temperature trackers, Traccar) lay out the rest differently: of
@@ -668,30 +869,29 @@ def decode_status(ctx: Context) -> Result:
     r = Reader(ctx.packet.content)
     info = r.u8()
     if r.remaining > 4:
-        return Result(heartbeat_records(ctx, info, {"variant_length": len(ctx.packet.content)}, None, None, None),
-                      ack(ctx.packet))
+        return heartbeat_records(ctx, info, {"variant_length": len(ctx.packet.content)}, None, None, None)
     level, gsm = r.u8(), r.u8()
     details: dict = {"voltage_level": level, "gsm_level": gsm}
     alarm_code = r.u8() if r.remaining else None
-    records = heartbeat_records(ctx, info, details, battery_from_level(level), gsm_level(gsm), alarm_code)
-    return Result(records, ack(ctx.packet))
+    return heartbeat_records(ctx, info, details, battery_from_level(level), gsm_level(gsm), alarm_code)
 
 
-def decode_heartbeat_4g(ctx: Context) -> Result:
+def decode_heartbeat_4g(ctx: Context) -> list[Record]:
     """0x23 (GK310 and 4G models): terminal info 1, battery voltage 2 (1/100 V), GSM level 1, language 2."""
     r = Reader(ctx.packet.content)
     info = r.u8()
     details: dict = {}
-    if r.remaining >= 2:
-        details["battery_v"] = r.u16() / 100
+    battery_v = r.u16() / 100 if r.remaining >= 2 else None
+    if battery_v is not None:
+        details["battery_v"] = battery_v
     gsm = r.u8() if r.remaining else None
     if gsm is not None:
         details["gsm_level"] = gsm
-    records = heartbeat_records(ctx, info, details, None, gsm_level(gsm) if gsm is not None else None, None)
-    return Result(records, ack(ctx.packet))
+    return heartbeat_records(ctx, info, details, None, gsm_level(gsm) if gsm is not None else None, None,
+                             battery_v)
 
 
-def decode_status_modules(ctx: Context) -> Result:
+def decode_status_modules(ctx: Context) -> list[Record]:
     """0x36 (Jimi 4G, Traccar MSG_STATUS_2): the 0x13 fields, then modules of type 2, length 1, value;
     0x0018 battery voltage (1/100 V), 0x006A battery percentage. In a 79 79 frame 0x36 is X1 photo data."""
     if ctx.packet.long:
@@ -701,21 +901,49 @@ def decode_status_modules(ctx: Context) -> Result:
     r.u8()  # language
     details: dict = {"voltage_level": level, "gsm_level": gsm}
     battery = battery_from_level(level)
+    battery_v = None
     while r.remaining >= 3:
         module, size = r.u16(), r.u8()
         value = r.uint(size)
         if module == 0x0018:
-            details["battery_v"] = value / 100
+            details["battery_v"] = battery_v = value / 100
         elif module == 0x006A and value <= 100:
             battery = value
-    records = heartbeat_records(ctx, info, details, battery, gsm_level(gsm), alarm_code)
-    return Result(records, ack(ctx.packet))
+    return heartbeat_records(ctx, info, details, battery, gsm_level(gsm), alarm_code, battery_v)
+
+
+def decode_status_seeworld(ctx: Context) -> list[Record]:
+    """SEEWORLD 0xA3 status (length 0x0C or 0x18): terminal info 1, extension bits 2, voltage level 1,
+    signal 1, power 1, language 1; the long form adds sound 1, light 1, steps 4, battery % 1,
+    charging 1, moving 1 (Traccar); the three bytes after it are not documented."""
+    r = Reader(ctx.packet.content)
+    info = r.u8()
+    r.u16()  # extension bits
+    level = r.u8()
+    details: dict = {"voltage_level": level, "signal": r.u8(), "power": r.u8()}
+    r.u8()  # language
+    battery = battery_from_level(level)
+    if r.remaining < 12:
+        return heartbeat_records(ctx, info, details, battery, None, None)
+    r.take(2)  # sound, light switches
+    steps, battery = r.uint(4), battery_from_level(r.u8())
+    details.update(charging_state=r.u8() == 1, moving=r.u8() == 1)
+    records = heartbeat_records(ctx, info, details, battery, None, None)
+    records.insert(1, Telemetry(protocol=NAME, device_id=ctx.device_id, steps=steps, battery_pct=battery))
+    return records
 
 
 POSITION_TEXT = re.compile(
     r"Current position!\s*Lat:([NS])(\d+\.\d+),Lon:([EW])(\d+\.\d+),Course:(\d+\.\d+),Speed:(\d+\.\d+),"
     r"DateTime:(\d{4})-(\d\d)-(\d\d) +(\d\d):(\d\d):(\d\d)"
 )
+
+
+def _checked_datetime(*fields: int) -> datetime | None:
+    year, month, day, hour, minute, second = fields
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60):
+        return None
+    return read_time(bytes([year - 2000, month, day, hour, minute, second])) if 2000 <= year < 2256 else None
 
 
 def command_result(ctx: Context, text: str, server_flag: int) -> list[Record]:
@@ -728,153 +956,368 @@ def command_result(ctx: Context, text: str, server_flag: int) -> list[Record]:
     match = POSITION_TEXT.search(text)
     if match and float(match.group(2)) <= 90 and float(match.group(4)) <= 180:
         ns, lat, ew, lon, course, speed, *when = match.groups()
-        try:
-            time = datetime(*(int(v) for v in when), tzinfo=timezone.utc)
-        except ValueError:
-            time = None
         records.append(Position(
-            protocol=NAME, device_id=ctx.device_id, time=time, valid=True,
+            protocol=NAME, device_id=ctx.device_id, time=_checked_datetime(*(int(v) for v in when)), valid=True,
             lat=float(lat) * (1 if ns == "N" else -1), lon=float(lon) * (1 if ew == "E" else -1),
             course_deg=float(course), speed_kmh=float(speed),
         ))
     return records
 
 
-def decode_string(ctx: Context) -> Result:
-    """0x15 (old command response): length 1, server flag 4, ASCII text, language 2."""
+def _ascii(raw: bytes) -> str:
+    return raw.decode("ascii", errors="replace").strip("\x00").strip()
+
+
+def decode_string(ctx: Context) -> list[Record]:
+    """0x15 (old command response): length 1, server flag 4, ASCII text, language 2. Some devices send
+    length 0 and a zero-padded text running up to the language field (Traccar "DYD=Success!" samples)."""
     r = Reader(ctx.packet.content)
     size = r.u8()
+    if size == 0:
+        flag = r.uint(4)
+        return command_result(ctx, _ascii(r.rest(keep=2)), flag)
     if size < 4:
         raise Malformed(f"0x15 command length {size} < 4")
     flag = r.uint(4)
-    text = r.take(size - 4).decode("ascii", errors="replace").rstrip("\x00").strip()
-    return Result(command_result(ctx, text, flag), ack(ctx.packet))
+    return command_result(ctx, _ascii(r.take(size - 4)), flag)
 
 
-def decode_string_info(ctx: Context) -> Result:
+def decode_string_info(ctx: Context) -> list[Record]:
     """0x21 (command response): server flag 4, encoding 1 (1 ASCII, 2 UTF-16BE), text. No reply."""
     r = Reader(ctx.packet.content)
     flag, encoding = r.uint(4), r.u8()
     raw = r.take(r.remaining)
     text = raw.decode("utf-16-be" if encoding == 2 else "ascii", errors="replace").rstrip("\x00").strip()
-    return Result(command_result(ctx, text, flag), None)
+    return command_result(ctx, text, flag)
 
 
-def _info_external_voltage(r: Reader, details: dict) -> str | None:
-    details["external_v"] = r.u16() / 100
-    return None
+# -- 0x94 information transfer --------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Info:
+    """What an information sub-type yields: event details/text, and readings for Telemetry."""
+
+    details: dict = field(default_factory=dict)
+    text: str | None = None
+    battery_v: float | None = None
 
 
-def _info_door(r: Reader, details: dict) -> str | None:
+def _info_external_voltage(r: Reader, info: Info) -> None:
+    info.details["external_v"] = r.u16() / 100
+
+
+def _info_door(r: Reader, info: Info) -> None:
     if r.remaining >= 7:  # newer firmware puts the time first (Traccar)
         r.take(6)
     flags = r.u8()
-    details.update(door=bool(flags & 0x01), trigger_high=bool(flags & 0x02), io_high=bool(flags & 0x04))
-    return None
+    info.details.update(door=bool(flags & 0x01), trigger_high=bool(flags & 0x02), io_high=bool(flags & 0x04))
 
 
-def _info_iccid(r: Reader, details: dict) -> str | None:
+def read_iccid(raw: bytes) -> str:
+    """ICCID as BCD, `F`-padded. Every ICCID starts with 89 (ITU-T E.118); a device that copies the SIM's
+    EF_ICCID as stored (nibbles swapped, ETSI TS 102 221) is read back by swapping them."""
+    straight = raw.hex().rstrip("f")
+    swapped = bytes((b >> 4) | (b & 0x0F) << 4 for b in raw).hex().rstrip("f")
+    for digits in (straight, swapped):
+        if digits.startswith("89") and digits.isdigit():
+            return digits
+    raise Malformed(f"ICCID {raw.hex()} is not BCD digits starting with 89")
+
+
+def _info_iccid(r: Reader, info: Info) -> None:
     r.take(8)  # IMEI, already known from the login
-    details["imsi"] = r.take(8).hex().lstrip("0")
-    details["iccid"] = r.take(10).hex().rstrip("f")
-    return None
+    imsi = r.take(8).hex().lstrip("0")
+    if not imsi.isdigit():
+        raise Malformed(f"0x94 ICCID packet: IMSI {imsi} is not BCD digits")
+    info.details.update(imsi=imsi, iccid=read_iccid(r.take(10)))
 
 
-def _info_network(r: Reader, details: dict) -> str | None:
-    details["network"] = "4G" if r.u8() else "2G"
-    return None
+def _info_network_or_voltage(r: Reader, info: Info) -> None:
+    """0x0B: one byte = network (Traccar), two bytes = external voltage 1/100 V (Traccar sample 7.39 V)."""
+    if r.remaining == 2:
+        info.details["external_v"] = r.u16() / 100
+    else:
+        info.details["network"] = "4G" if r.u8() else "2G"
 
 
-def _info_as_sent(r: Reader, details: dict) -> str | None:
-    """0x04 status sync, 0x1B RFID, 0x0D fuel sensor...: printable text as text, anything else as hex."""
+def _info_temperature_humidity(r: Reader, info: Info) -> None:
+    """0x1E: temperature 4 (signed, 1/10 degC), humidity 4 (1/10 %) of an external sensor."""
+    info.details.update(temperature_c=r.s32() / 10, humidity_pct=r.s32() / 10)
+
+
+def _info_fuel(r: Reader, info: Info) -> None:
+    """0x0D fuel sensor: the sensor's `!AIOIL,...` text, on newer firmware after a 6-byte time."""
+    if r.remaining > 6 and r.data[r.pos] != ord("!"):
+        r.take(6)
+    _info_as_sent(r, info)
+
+
+def _info_as_sent(r: Reader, info: Info) -> None:
+    """0x04 status sync, 0x1B RFID...: printable text as text, anything else as hex."""
     raw = r.take(r.remaining).strip(b"\x00\r\n ")
-    if raw.isascii() and all(0x20 <= b < 0x7F for b in raw):
-        return raw.decode("ascii") or None
-    details["data_hex"] = raw.hex()
-    return None
+    if all(0x20 <= b < 0x7F for b in raw):
+        info.text = raw.decode("ascii") or None
+    else:
+        info.details["data_hex"] = raw.hex()
 
 
 # 0x94 information type (document "Information Types") -> reader
-INFO_TYPES: dict[int, Callable[[Reader, dict], str | None]] = {
+INFO_TYPES: dict[int, Callable[[Reader, Info], None]] = {
     0x00: _info_external_voltage,
     0x05: _info_door,
     0x0A: _info_iccid,
-    0x0B: _info_network,  # Traccar, not in the document
+    0x0B: _info_network_or_voltage,  # Traccar, not in the document
+    0x0D: _info_fuel,
+    0x1E: _info_temperature_humidity,  # Traccar, not in the document
 }
 
 
-def decode_info(ctx: Context) -> Result:
+def decode_info(ctx: Context) -> list[Record]:
     """0x94 information transfer. Long frames: information type 1 + data; the short-frame form carries
     only the external voltage (Traccar). No reply."""
     r = Reader(ctx.packet.content)
-    details: dict = {}
+    info = Info()
     if ctx.packet.long:
-        details["info_type"] = info_type = r.u8()
-        text = INFO_TYPES.get(info_type, _info_as_sent)(r, details)
+        info.details["info_type"] = info_type = r.u8()
+        INFO_TYPES.get(info_type, _info_as_sent)(r, info)
     else:
-        text = _info_external_voltage(r, details)
-    return Result([Event(protocol=NAME, device_id=ctx.device_id, event="info", text=text, details=details)], None)
+        _info_external_voltage(r, info)
+    return [Event(protocol=NAME, device_id=ctx.device_id, event="info", text=info.text, details=info.details)]
 
 
-def decode_time_request(ctx: Context) -> Result:
-    """0x8A: the device asks for the time; the reply carries UTC yy mm dd hh mm ss (document example)."""
-    now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=timezone.utc)
-    now = now.astimezone(timezone.utc)
-    content = bytes([now.year - 2000, now.month, now.day, now.hour, now.minute, now.second])
-    return Result([], ack(ctx.packet, content=content))
+def decode_time_request(ctx: Context) -> list[Record]:
+    """0x8A: the device asks for the time; the answer is built by the reply rule."""
+    return []
 
 
-_wifi_lbs_4g = location(part_multi_cell((4, 8)), part_wifi_list)
-_lbs_alarm = location(part_cell, part_status)
+# -- other Concox/Jimi types ------------------------------------------------------------------------
+
+def decode_lbs_address(ctx: Context) -> list[Record]:
+    """0xA7 (GK310 LBS address request): 4G cell (MCC 2, MNC 1|2, LAC 4, CI 8), phone number 21,
+    language 2. Traccar reads a 2G cell here; the sample's cell equals the same device's 0xA5 cell
+    only when read as 4G. No reply: the answer would be an address text (as for 0x1A/0x2A)."""
+    return location(part_cell_4g)(ctx)
 
 
-def decode_wifi_lbs_4g(ctx: Context) -> Result:
-    """0xA2 Wi-Fi + LBS with 4G cells (GK310). The 0x40-long 0xA2 of LW4G vehicle trackers differs."""
-    if ctx.packet.length_byte == 0x40:
-        raise Malformed("0xA2 GPS/status variant of LW4G trackers is not supported")
-    return _wifi_lbs_4g(ctx)
+def decode_dashcam_alarm(ctx: Context) -> list[Record]:
+    """0x95 (JC100/JC400 dashcams). 7 content bytes: time 6 + event 1. Longer: a position (JC400 form
+    when it starts FF FF), event 1, event data 2, then the names of the video files recorded."""
+    r = Reader(ctx.packet.content)
+    fix = FixFields()
+    extended = len(ctx.packet.content) > 7
+    if not extended:
+        fix.time = read_time(r.take(6))
+    elif ctx.packet.content[:2] == b"\xff\xff":
+        part_gps_jc400(r, fix)
+    else:
+        part_gps_no_speed(r, fix)
+    code = r.u8()
+    fix.status["dashcam_event"] = code
+    if extended:
+        r.u16()  # event data
+    # Traccar: 0x01 is SOS only with a position; codes outside the table are events, not alarms.
+    fix.add_alarm(Alarm.GENERAL if code == 0x01 and not extended else DASHCAM_ALARMS.get(code))
+    records = fix_records(ctx, fix)
+    files = _ascii(r.rest())
+    if files:
+        records.append(Event(protocol=NAME, device_id=ctx.device_id, time=fix.time, event="dashcam_files", text=files))
+    return records
 
 
-def decode_lbs_alarm(ctx: Context) -> Result:
-    """0x19: one 2G cell + status; a longer 0x19 is the multi-cell variant of SPACE10X (Traccar), unsupported."""
-    if ctx.packet.length_byte > 0x13:
-        raise Malformed("0x19 multi-cell variant is not supported")
-    return _lbs_alarm(ctx)
+# JC100 event codes (Traccar MSG_ALARM); 0x01 is SOS only in the positioned form.
+DASHCAM_ALARMS: dict[int, Alarm] = {
+    0x01: Alarm.SOS, 0x0E: Alarm.LOW_POWER, 0x76: Alarm.TEMPERATURE, 0x80: Alarm.VIBRATION, 0x87: Alarm.OVERSPEED,
+    0x88: Alarm.POWER_CUT, 0x90: Alarm.HARSH_ACCELERATION, 0x91: Alarm.HARSH_BRAKING, 0x92: Alarm.HARSH_CORNERING,
+    0x93: Alarm.ACCIDENT,
+}
 
 
-# 365GPS-style frames: no serial, no CRC, the length byte holds something else (see the framer).
+def decode_serial_data(ctx: Context) -> list[Record]:
+    """0x9B (transparent serial data): external device type 1, the device's bytes; text when printable."""
+    r = Reader(ctx.packet.content)
+    details: dict = {"device_type": r.u8()}
+    raw = r.rest()
+    text = None
+    if raw and all(0x20 <= b < 0x7F or b in b"\r\n\t" for b in raw):
+        text = raw.decode("ascii").strip()
+    else:
+        details["data_hex"] = raw.hex()
+    return [Event(protocol=NAME, device_id=ctx.device_id, event="serial_data", text=text, details=details)]
 
-def decode_legacy_login(ctx: Context) -> Result:
+
+def decode_wifi_binary_time(ctx: Context) -> list[Record]:
+    """0xF3 (Wi-Fi, no cells): time 6, access point count 1, then per access point 2 bytes (zero in every
+    capture) + MAC 6. Traccar reads the time as BCD; the sample's 14 0C 0B 0A 26 2A is no BCD but a binary
+    2020-12-11 10:38:42."""
+    r = Reader(ctx.packet.content)
+    fix = FixFields(time=read_time(r.take(6)))
+    for _ in range(r.u8()):
+        signal = r.u16()
+        _add_wifi(fix, r.take(6), signal if 0 < signal < 0x100 else None)
+    return fix_records(ctx, fix)
+
+
+def decode_az735(alarm: bool) -> Decoder:
+    """0x32 (GPS) / 0x33 (alarm) of AZ735 trackers, 79 79 frames: GPS with its length, cells, status."""
+
+    def decode(ctx: Context) -> list[Record]:
+        fix = FixFields()
+        r = Reader(ctx.packet.content)
+        part_gps_with_length(r, fix)
+        part_az735_cells(r, fix)
+        if alarm:
+            fix.add_alarm(AZ735_ALARMS.get(int(fix.status["status"])))
+        return fix_records(ctx, fix)
+
+    return decode
+
+
+def decode_0x32(ctx: Context) -> list[Record]:
+    """0x32: AZ735 GPS in 79 79 frames; SL4X GPS + LBS + status in 78 78 frames of length 0x27/0x29."""
+    if ctx.packet.long:
+        return decode_az735(alarm=False)(ctx)
+    return by_length("0x32", {0x27: _sl4x, 0x29: _sl4x}, None)(ctx)
+
+
+_sl4x = location(part_gps, _with_lbs_length(part_cell_sl4x), part_status_sl4x)
+
+
+def decode_obd(ctx: Context) -> list[Record]:
+    """0x8C (FM08ABC OBD): time 6, ignition 1, `PID=hex value,...` text, 12 trailing bytes nobody
+    documents. PIDs (first two hex digits): 28 odometer, 2B fuel level, 2D coolant, 35 speed, 36 rpm,
+    47 fuel used, 49 engine hours (values 1/100), 4A VIN."""
+    r = Reader(ctx.packet.content)
+    time = read_time(r.take(6))
+    details: dict = {"ignition": r.u8() > 0}
+    text = _ascii(r.rest(keep=12))
+    for pair in text.split(","):
+        key, _, value = pair.partition("=")
+        name = OBD_PIDS.get(key[:2].upper())
+        if name == "vin" and value:
+            details["vin"] = value
+        elif name and re.fullmatch(r"[0-9a-fA-F]{1,8}", value):
+            details[name] = int(value, 16) / 100
+    return [Event(protocol=NAME, device_id=ctx.device_id, time=time, event="obd", text=text, details=details)]
+
+
+OBD_PIDS = {"28": "odometer", "2B": "fuel_level", "2D": "coolant_c", "35": "obd_speed_kmh", "36": "rpm",
+            "47": "fuel_used", "49": "engine_hours", "4A": "vin"}
+
+
+# 0x70 module events (Traccar MSG_GPS_MODULAR module 0x34)
+MODULAR_EVENTS: dict[int, Alarm] = {
+    0x10: Alarm.DOOR, 0x12: Alarm.REMOVAL, 0x14: Alarm.GEOFENCE_ENTER, 0x15: Alarm.GEOFENCE_EXIT,
+    0x16: Alarm.TEMPERATURE, 0x1A: Alarm.LOW_BATTERY, 0x1B: Alarm.OVERSPEED, 0x1C: Alarm.POWER_ON,
+    0x1D: Alarm.POWER_OFF, 0x20: Alarm.VIBRATION, 0x21: Alarm.POWER_CUT, 0x23: Alarm.TAMPER,
+}
+
+
+def _module_gps(m: Reader, fix: FixFields) -> None:
+    """0x33: Unix time 4, satellites 1, altitude 2 (signed m), lat 4, lon 4, speed 1, course/status 2."""
+    fix.time = read_unix_time(m.uint(4))
+    fix.satellites = m.u8()
+    fix.altitude_m = float(m.s16())
+    lat_raw, lon_raw, speed, flags = struct.unpack(">IIBH", m.take(11))
+    fix.speed_kmh = float(speed)
+    set_coordinates(fix, lat_raw, lon_raw, flags)
+
+
+def _module_cell(m: Reader, fix: FixFields) -> None:
+    """0x11: MCC 2, MNC 2, LAC 2, CI 3, RSSI 1."""
+    mcc, mnc, lac, ci, rssi = m.u16(), m.u16(), m.u16(), m.uint(3), m.u8()
+    _add_cell(fix, mcc & 0x7FFF, mnc, lac, ci, -rssi if rssi else None)
+
+
+def _module_event(m: Reader, fix: FixFields) -> None:
+    code = m.u8()
+    fix.status["event"] = code
+    fix.add_alarm(MODULAR_EVENTS.get(code))
+
+
+def _module_ble_tag(m: Reader, fix: FixFields) -> None:
+    """0x7F: tag MAC 6, battery 2 (mV), battery % 1, temperature 2 (1/10 degC), humidity 2, status 1."""
+    fix.ble.append(Ble(mac=mac(m.take(6))))
+    millivolts, percent, temperature = m.u16(), m.u8(), m.s16()
+    if millivolts not in (0x7FFF, 0xFFFF):  # "no reading" (the sample's tag sends 7FFF)
+        fix.status["tag_battery_v"] = millivolts / 1000
+    fix.status.update(tag_battery_pct=percent, tag_temperature_c=temperature / 10)
+
+
+MODULES: dict[int, Callable[[Reader, FixFields], None]] = {
+    0x03: lambda m, fix: fix.status.update(iccid=read_iccid(m.take(10))),
+    0x09: lambda m, fix: setattr(fix, "satellites", m.u8()),
+    0x11: _module_cell,
+    0x18: lambda m, fix: setattr(fix, "battery_v", m.u16() / 100),
+    0x28: lambda m, fix: setattr(fix, "hdop", m.u8() / 10),
+    0x2E: lambda m, fix: fix.status.update(odometer=int.from_bytes(m.take(4), "little")),
+    0x33: _module_gps,
+    0x34: _module_event,
+    0x7F: _module_ble_tag,
+}
+
+
+def decode_modular(ctx: Context) -> list[Record]:
+    """0x70 (Jimi modular GPS): modules of type 2, length 2, value; unknown modules are skipped."""
+    r = Reader(ctx.packet.content)
+    fix = FixFields()
+    while r.remaining:
+        module, size = r.u16(), r.u16()
+        value = Reader(r.take(size))
+        reader = MODULES.get(module)
+        if reader is not None:
+            reader(value, fix)
+    records = fix_records(ctx, fix)
+    if fix.time is None and fix.lat is None and not (fix.cells or fix.wifi or fix.ble or fix.alarms):
+        records = records[1:]  # nothing positional: no empty Position
+    return records
+
+
+def decode_peripheral(ctx: Context) -> list[Record]:
+    """0xF2 (VL842 peripherals): Unix time 4, then items of ID 2: 0x000A BLE device (length 2, MAC type 1,
+    MAC 6, event 1, event data 1, data type 1, data), 0x000C external battery (length 1, level 1,
+    charging 1, cycles 2, 6 reserved), others length 1 (0: the next byte is the length) + data."""
+    r = Reader(ctx.packet.content)
+    time = read_unix_time(r.uint(4))
+    details: dict = {}
+    text = None
+    while r.remaining:
+        item = r.u16()
+        if item == 0x000A:
+            body = Reader(r.take(r.u16()))
+            body.u8()
+            details.update(ble_mac=mac(body.take(6)), ble_event=body.u8(), ble_event_data=body.u8(),
+                           ble_data_type=body.u8())
+            text = _ascii(body.rest()) or None
+        elif item == 0x000C:
+            body = Reader(r.take(r.u8()))
+            details.update(external_battery_pct=body.u8(), external_charging=body.u8() > 0,
+                           external_battery_cycles=body.u16())
+        else:
+            size = r.u8()
+            r.take(size or r.u8())
+    return [Event(protocol=NAME, device_id=ctx.device_id, time=time, event="peripheral", text=text, details=details)]
+
+
+# -- 365GPS-style frames: no serial, no CRC, the length byte holds something else (see the framer) --
+
+def decode_legacy_login(ctx: Context) -> list[Record]:
     """15-byte login: IMEI 8 + software version 1. The reply shape is Traccar's generic ack (serial 0),
     not confirmed by a document."""
-    r = Reader(ctx.packet.content)
-    if len(ctx.packet.content) != 9:
-        raise Malformed("unframed 0x01 login must be IMEI 8 + version 1")
-    imei = read_imei(r.take(8))
+    imei = read_login_imei(ctx.packet)
     ctx.session.device_id = imei
-    event = Event(protocol=NAME, device_id=imei, event="login", details={"software_version": r.u8()})
-    return Result([event], ack(ctx.packet))
+    return [Event(protocol=NAME, device_id=imei, event="login", details={"software_version": ctx.packet.content[8]})]
 
 
-def decode_legacy_heartbeat(ctx: Context) -> Result:
+def decode_legacy_heartbeat(ctx: Context) -> list[Record]:
     """0x08 heartbeat (`78 78 01 08 0D 0A`): 365GPS lists it among the packets that need no reply."""
-    return Result([Event(protocol=NAME, device_id=ctx.device_id, event="heartbeat")], None)
+    return [Event(protocol=NAME, device_id=ctx.device_id, event="heartbeat")]
 
 
-def decode_legacy_gps(ctx: Context) -> Result:
-    """0x10 (online) / 0x11 (offline) GPS: the GPS block only; acked like Traccar (serial 0, unconfirmed)."""
-    fix = FixFields()
-    part_gps(Reader(ctx.packet.content), fix)
-    return Result(fix_records(ctx, fix), ack(ctx.packet))
-
-
-def decode_legacy_wifi(ctx: Context) -> Result:
+def decode_legacy_wifi(ctx: Context) -> list[Record]:
     """0x69 (online) / 0x17 (offline) Wi-Fi: the length byte is the access point count; BCD time 6,
-    APs (MAC 6 + signal 1), cell count 1, MCC 2, MNC 1, cells (LAC 2, CI 2, signal 1).
-    Reply, as Traccar sends it: 78 78 00 <protocol> <the same BCD time> 0D 0A."""
+    APs (MAC 6 + signal 1), cell count 1, MCC 2, MNC 1, cells (LAC 2, CI 2, signal 1)."""
     r = Reader(ctx.packet.content)
-    raw_time = r.take(6)
-    fix = FixFields(time=read_bcd_time(raw_time))
+    fix = FixFields(time=read_bcd_time(r.take(6)))
     for _ in range(ctx.packet.length_byte):
         _add_wifi(fix, r.take(6), r.u8())
     count = r.u8()
@@ -882,88 +1325,186 @@ def decode_legacy_wifi(ctx: Context) -> Result:
     for _ in range(count):
         lac, ci, rssi = r.u16(), r.u16(), r.u8()
         _add_cell(fix, mcc, mnc, lac, ci, signal_dbm(rssi))
-    reply = SHORT + bytes([0, ctx.packet.protocol]) + raw_time + STOP
-    return Result(fix_records(ctx, fix), reply)
+    return fix_records(ctx, fix)
 
 
 _gps_lbs = location(part_gps, part_cell)
 _alarm = location(part_gps, _with_lbs_length(part_cell), part_status)
 _alarm_vxt01 = location(part_gps, part_cell, part_status_no_code)
 _alarm_seeworld = location(part_gps, _with_lbs_length(part_cell_cid4), part_status)
+_lbs_multi = location(part_multi_cell((2, 3)))
+_wifi_lbs_4g = location(part_multi_cell((4, 8)), part_wifi_list)
 
 
-def decode_alarm_0x16(ctx: Context) -> Result:
-    """0x16 GPS + LBS + status. Two variants tell themselves apart by length only (Traccar decodeVariant):
-    0x24 (VXT01) has no LBS length byte and no alarm code, 0x26 (SEEWORLD) a 4-byte Cell ID."""
-    variant = {0x24: _alarm_vxt01, 0x26: _alarm_seeworld}.get(ctx.packet.length_byte, _alarm)
-    return variant(ctx)
+# --------------------------------------------------------------------------------------------
+# Replies: what the device expects back, one rule per table row
+# --------------------------------------------------------------------------------------------
+# The Concox document asks acks (protocol number + serial) for login, heartbeat, alarm and time
+# packets; Traccar acks every location packet the same way, devices of the family accept that and
+# 365GPS firmware requires it, so we do as Traccar. Silent: information (0x94), command answers
+# (0x21), address requests (the answer would be an address text the device forwards by SMS), and the
+# types Traccar leaves unanswered (0x34, 0x8C, 0x9B, 0xF3). A reply depends on the envelope only,
+# never on the content, so `identify` gives it without decoding.
+
+Reply = Callable[[Packet, datetime], bytes | None]
 
 
-# protocol number -> (message type, decoder), for packets with serial and CRC
-DECODERS: dict[int, tuple[str, Decoder]] = {
-    0x01: ("login", decode_login),
-    0x10: ("gps", location(part_gps)),
-    0x11: ("gps_lbs", location(part_gps, part_cell_wide)),
-    0x12: ("gps_lbs", _gps_lbs),
-    0x13: ("status", decode_status),
-    0x15: ("command_result", decode_string),
-    0x16: ("alarm", decode_alarm_0x16),
-    0x18: ("lbs_multi", location(part_multi_cell((2, 3)))),
-    0x19: ("lbs_alarm", decode_lbs_alarm),
-    0x1A: ("address_request", location(part_gps, reply=False)),
-    0x1E: ("gps", location(part_gps)),  # JI09: GPS, then cells in a layout nobody documents
-    0x21: ("command_result", decode_string_info),
-    0x22: ("gps_lbs", _gps_lbs),
-    0x23: ("heartbeat", decode_heartbeat_4g),
-    0x26: ("alarm", _alarm),
-    0x27: ("alarm", _alarm),  # + geofence number, ignored
-    0x28: ("lbs_multi", location(part_multi_cell((2, 3)))),
-    0x2A: ("address_request", location(part_gps, reply=False)),
-    0x2C: ("wifi_lbs", location(part_multi_cell((2, 3)), part_wifi_list)),
-    0x2D: ("gps_lbs", _gps_lbs),
-    0x2E: ("lbs_multi", location(part_multi_cell((2, 3)))),
-    0x36: ("status", decode_status_modules),
-    0x37: ("gps_lbs", _gps_lbs),
-    0x8A: ("time_request", decode_time_request),
-    0x94: ("info", decode_info),
-    0xA0: ("gps_lbs", location(part_gps, part_cell_4g)),
-    0xA1: ("lbs_multi", location(part_multi_cell((4, 8)))),
-    0xA2: ("wifi_lbs", decode_wifi_lbs_4g),
-    0xA4: ("alarm", location(part_gps, _with_lbs_length(part_cell_4g), part_status)),  # + fence number
-    0xA5: ("lbs_alarm", location(part_cell_4g, part_status)),
+def ack(packet: Packet, protocol: int | None = None, content: bytes = b"") -> bytes:
+    """The server's reply: same protocol number (unless told), same serial, same header style."""
+    return build_packet(packet.protocol if protocol is None else protocol, content, packet.serial or 0, packet.long)
+
+
+def reply_ack(packet: Packet, now: datetime) -> bytes:
+    return ack(packet)
+
+
+def reply_none(packet: Packet, now: datetime) -> None:
+    return None
+
+
+def reply_time(packet: Packet, now: datetime) -> bytes:
+    """0x8A: UTC yy mm dd hh mm ss (document example), with the request's serial."""
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    now = now.astimezone(timezone.utc)
+    return ack(packet, content=bytes([now.year - 2000, now.month, now.day, now.hour, now.minute, now.second]))
+
+
+def reply_legacy_wifi(packet: Packet, now: datetime) -> bytes:
+    """365GPS 0x69/0x17, as Traccar answers: 78 78 00 <protocol> <the frame's BCD time 6> 0D 0A."""
+    if len(packet.content) < 6:
+        raise Malformed(f"365GPS 0x{packet.protocol:02x} of {len(packet.content)} content bytes has no time")
+    return SHORT + bytes([0, packet.protocol]) + packet.content[:6] + STOP
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    message_type: str
+    decoder: Decoder
+    reply: Reply = reply_ack
+    types_by_length: dict[int, str] | None = None  # variants of another kind (a 0xA3 status, a 0x36 fix)
+
+    def message_type_of(self, packet: Packet) -> str:
+        return (self.types_by_length or {}).get(packet.length_byte, self.message_type)
+
+
+# protocol number -> route, for packets with serial and CRC
+DECODERS: dict[int, Route] = {
+    0x01: Route("login", decode_login),
+    0x10: Route("gps", location(part_gps)),
+    0x11: Route("gps_lbs", location(part_gps, part_cell_wide)),
+    0x12: Route("gps_lbs", _gps_lbs),
+    0x13: Route("status", decode_status),
+    0x15: Route("command_result", decode_string),
+    0x16: Route("alarm", by_length("0x16", {0x24: _alarm_vxt01, 0x26: _alarm_seeworld}, _alarm)),
+    0x18: Route("lbs_multi", _lbs_multi),
+    0x19: Route("lbs_alarm", location(part_cell, part_status)),  # longer: SPACE10X multi-cell, see below
+    0x1A: Route("address_request", location(part_gps), reply_none),
+    0x1E: Route("gps", location(part_gps)),  # JI09: GPS, then cells in a layout nobody documents
+    0x21: Route("command_result", decode_string_info, reply_none),
+    0x22: Route("gps_lbs", _gps_lbs),
+    0x23: Route("heartbeat", decode_heartbeat_4g),
+    0x24: Route("lbs_multi", by_length("0x24", {0x31: location(part_counted_cells),
+                                               0x2E: location(part_gps, part_cell, part_ignition_power_battery)},
+                                       _lbs_multi), types_by_length={0x2E: "gps_lbs"}),
+    0x26: Route("alarm", _alarm),
+    0x27: Route("alarm", _alarm),  # + geofence number, ignored
+    0x28: Route("lbs_multi", _lbs_multi),
+    0x2A: Route("address_request", location(part_gps), reply_none),
+    0x2C: Route("wifi_lbs", location(part_multi_cell((2, 3)), part_wifi_list)),
+    0x2D: Route("gps_lbs", _gps_lbs),
+    0x2E: Route("lbs_multi", _lbs_multi),
+    0x32: Route("gps_lbs", decode_0x32),
+    0x33: Route("alarm", decode_az735(alarm=True)),
+    0x34: Route("gps_lbs", location(part_x1), reply_none),
+    0x36: Route("status", by_length("0x36", {0x35: location(part_gps, part_cell_cid4, part_trx16i)},
+                                    decode_status_modules), types_by_length={0x35: "gps_lbs"}),
+    0x37: Route("gps_lbs", _gps_lbs),
+    0x38: Route("gps_lbs", location(part_gps, part_lbs_8)),
+    0x70: Route("gps_modular", decode_modular),
+    0x8A: Route("time_request", decode_time_request, reply_time),
+    0x8C: Route("obd", decode_obd, reply_none),
+    0x94: Route("info", decode_info, reply_none),
+    0x95: Route("alarm", decode_dashcam_alarm),
+    0x9B: Route("serial_data", decode_serial_data, reply_none),
+    0xA0: Route("gps_lbs", location(part_gps, part_cell_4g)),
+    0xA1: Route("lbs_multi", location(part_multi_cell((4, 8)))),
+    0xA2: Route("wifi_lbs", by_length("0xA2", {0x40: location(part_gps, part_cell_4g, part_lw4g)}, _wifi_lbs_4g)),
+    0xA3: Route("alarm", by_length("0xA3", {0x0C: decode_status_seeworld, 0x18: decode_status_seeworld},
+                                   location(part_gps, _with_lbs_length(part_cell_4g, trust_length=False),
+                                            part_status)), types_by_length={0x0C: "status", 0x18: "status"}),
+    0xA4: Route("alarm", location(part_gps, _with_lbs_length(part_cell_4g), part_status)),  # + fence number
+    0xA5: Route("lbs_alarm", location(part_cell_4g, part_status)),
+    0xA7: Route("address_request", decode_lbs_address, reply_none),
+    0xF2: Route("peripheral", decode_peripheral),
+    0xF3: Route("wifi", decode_wifi_binary_time, reply_none),
 }
 
-# protocol number -> (message type, decoder), for 365GPS frames without serial/CRC
-LEGACY_DECODERS: dict[int, tuple[str, Decoder]] = {
-    0x01: ("login", decode_legacy_login),
-    0x08: ("heartbeat", decode_legacy_heartbeat),
-    0x10: ("gps", decode_legacy_gps),
-    0x11: ("gps", decode_legacy_gps),
-    0x17: ("wifi_lbs", decode_legacy_wifi),
-    0x69: ("wifi_lbs", decode_legacy_wifi),
+# protocol number -> route, for 365GPS frames without serial/CRC
+LEGACY_DECODERS: dict[int, Route] = {
+    0x01: Route("login", decode_legacy_login),
+    0x08: Route("heartbeat", decode_legacy_heartbeat, reply_none),
+    0x10: Route("gps", location(part_gps)),  # online GPS block only; acked as Traccar does (serial 0)
+    0x11: Route("gps", location(part_gps)),  # offline
+    0x17: Route("wifi_lbs", decode_legacy_wifi, reply_legacy_wifi),
+    0x69: Route("wifi_lbs", decode_legacy_wifi, reply_legacy_wifi),
 }
+
+_SPACE10X_LENGTH = 0x13  # a longer 0x19 is SPACE10X's multi-cell form: its layout is not published
 
 # Sent by the server, or echoes of what it sent: never acked (Traccar MSG_COMMAND_0..2).
 _NO_ACK = frozenset({0x80, 0x81, 0x82})
 
 
+def route_of(packet: Packet) -> Route:
+    """The table row for a packet; Malformed (with the ack Traccar sends, see `unsupported`) otherwise."""
+    table = DECODERS if packet.serial is not None else LEGACY_DECODERS
+    route = table.get(packet.protocol)
+    if route is None:
+        raise Unsupported(packet)
+    if packet.protocol == 0x19 and packet.serial is not None and packet.length_byte > _SPACE10X_LENGTH:
+        raise Unsupported(packet, "0x19 multi-cell variant (SPACE10X) is not supported: no published layout")
+    return route
+
+
+class Unsupported(Malformed):
+    """A valid packet of a type we do not decode; a 78 78 one is still acked, as Traccar does, so the
+    device goes on."""
+
+    def __init__(self, packet: Packet, reason: str | None = None) -> None:
+        kind = "" if packet.serial is not None else " (unframed 365GPS form)"
+        super().__init__(reason or f"unsupported GT06 protocol number 0x{packet.protocol:02x}{kind}")
+        known_shape = packet.serial is not None and not packet.long
+        self.reply = ack(packet) if known_shape and packet.protocol not in _NO_ACK else None
+        self.message_type = f"0x{packet.protocol:02x}"
+
+
 def decode(frame: bytes, session: Session, now: datetime) -> Decoded:
+    """Records and reply for one frame. Bad device input is detected explicitly and raised as
+    Malformed; `Gt06Codec.decode` returns it as `Decoded.error`. A valid packet of an unknown type is
+    an error that still carries its ack."""
+    packet = open_packet(frame)
     try:
-        packet = open_packet(frame)
-        table = DECODERS if packet.serial is not None else LEGACY_DECODERS
-        entry = table.get(packet.protocol)
-        if entry is None:
-            # Valid but unknown: dead-letter it, and ack a 78 78 one as Traccar does so the device goes on.
-            known_shape = packet.serial is not None and not packet.long
-            reply = ack(packet) if known_shape and packet.protocol not in _NO_ACK else None
-            kind = "" if packet.serial is not None else " (unframed 365GPS form)"
-            return Decoded(reply=reply, device_id=session.device_id, message_type=f"0x{packet.protocol:02x}",
-                           error=f"unsupported GT06 protocol number 0x{packet.protocol:02x}{kind}")
-        message_type, decoder = entry
-        result = decoder(Context(packet, session, now))
-    except (Malformed, ValueError, IndexError, KeyError, UnicodeDecodeError, struct.error, OverflowError) as exc:
-        return Decoded(device_id=session.device_id, error=f"{exc} [{hex_preview(frame)}]")
-    return Decoded(records=result.records, reply=result.reply, device_id=session.device_id, message_type=message_type)
+        route = route_of(packet)
+    except Unsupported as exc:
+        return Decoded(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc))
+    records = route.decoder(Context(packet, session, now))
+    return Decoded(records=records, reply=route.reply(packet, now), device_id=session.device_id,
+                   message_type=route.message_type_of(packet))
+
+
+def identify(frame: bytes, session: Session, now: datetime) -> Identified:
+    """Device id, reply and message type from the envelope alone (the listener's hot path). Agrees with
+    `decode` on every frame whose content decodes; a CRC-valid frame with unreadable content is acked
+    here and dead-lettered by `decode`."""
+    packet = open_packet(frame)
+    try:
+        route = route_of(packet)
+    except Unsupported as exc:
+        return Identified(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc))
+    if packet.protocol == 0x01:
+        session.device_id = read_login_imei(packet)
+    return Identified(device_id=session.device_id, reply=route.reply(packet, now),
+                      message_type=route.message_type_of(packet))
 
 
 # --------------------------------------------------------------------------------------------
@@ -988,6 +1529,8 @@ def _param(params: dict[str, str], name: str) -> str:
 
 
 def _interval(value: str) -> int:
+    if not value.isdecimal():
+        raise UnsupportedCommand(f"GT06 TIMER takes whole seconds, not {value!r}")
     seconds = int(value)
     if not 10 <= seconds <= 18000:
         raise UnsupportedCommand(f"GT06 TIMER takes 10-18000 s, not {seconds}")
@@ -1027,12 +1570,7 @@ def encode_command(command: Command, session: Session) -> bytes:
     builder = COMMANDS.get(command.name)
     if builder is None:
         raise UnsupportedCommand(f"GT06 has no {command.name!r} command")
-    try:
-        text = builder(command.params)
-    except UnsupportedCommand:
-        raise
-    except ValueError as exc:
-        raise UnsupportedCommand(str(exc)) from exc
+    text = builder(command.params)
     if isinstance(session, Gt06Session):
         serial = session.next_command_serial()
     else:
@@ -1047,6 +1585,7 @@ def encode_command(command: Command, session: Session) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Gt06Codec:
     name: str = NAME
+    transports: frozenset[Transport] = frozenset({Transport.TCP, Transport.UDP})
 
     def detect(self, head: bytes, transport: Transport) -> Detection:
         return detect(head, transport)
@@ -1058,7 +1597,18 @@ class Gt06Codec:
         return Gt06Session(transport=transport)
 
     def decode(self, frame: bytes, session: Session, now: datetime) -> Decoded:
-        return decode(frame, session, now)
+        """Malformed device input comes back as `Decoded.error` (callers that do not use
+        `guarded_decode` yet stay safe); any other exception is a bug and escapes to the guard."""
+        try:
+            return decode(frame, session, now)
+        except Malformed as exc:
+            return Decoded(device_id=session.device_id, error=f"{exc} [{hex_preview(frame)}]")
+
+    def identify(self, frame: bytes, session: Session, now: datetime) -> Identified:
+        try:
+            return identify(frame, session, now)
+        except Malformed as exc:
+            return Identified(device_id=session.device_id, error=f"{exc} [{hex_preview(frame)}]")
 
     def encode_command(self, command: Command, session: Session) -> bytes:
         return encode_command(command, session)
