@@ -927,7 +927,7 @@ def decode_status_seeworld(ctx: Context) -> list[Record]:
         return heartbeat_records(ctx, info, details, battery, None, None)
     r.take(2)  # sound, light switches
     steps, battery = r.uint(4), battery_from_level(r.u8())
-    details.update(charging_state=r.u8() == 1, moving=r.u8() == 1)
+    details.update(battery_charging=r.u8() == 1, moving=r.u8() == 1)
     records = heartbeat_records(ctx, info, details, battery, None, None)
     records.insert(1, Telemetry(protocol=NAME, device_id=ctx.device_id, steps=steps, battery_pct=battery))
     return records
@@ -1428,7 +1428,8 @@ DECODERS: dict[int, Route] = {
     0x9B: Route("serial_data", decode_serial_data, reply_none),
     0xA0: Route("gps_lbs", location(part_gps, part_cell_4g)),
     0xA1: Route("lbs_multi", location(part_multi_cell((4, 8)))),
-    0xA2: Route("wifi_lbs", by_length("0xA2", {0x40: location(part_gps, part_cell_4g, part_lw4g)}, _wifi_lbs_4g)),
+    0xA2: Route("wifi_lbs", by_length("0xA2", {0x40: location(part_gps, part_cell_4g, part_lw4g)}, _wifi_lbs_4g),
+                types_by_length={0x40: "gps_lbs"}),
     0xA3: Route("alarm", by_length("0xA3", {0x0C: decode_status_seeworld, 0x18: decode_status_seeworld},
                                    location(part_gps, _with_lbs_length(part_cell_4g, trust_length=False),
                                             part_status)), types_by_length={0x0C: "status", 0x18: "status"}),
