@@ -1298,6 +1298,52 @@ def decode_peripheral(ctx: Context) -> list[Record]:
     return [Event(protocol=NAME, device_id=ctx.device_id, time=time, event="peripheral", text=text, details=details)]
 
 
+def part_sl4x_gps_lbs_5(r: Reader, fix: FixFields) -> None:
+    """SL4X 0x31 after GPS and cell: ignition 1, upload reason 1, re-upload 1, odometer 4, altitude 2
+    (signed m). The sample's 02A6 = 678 m and the 0x32 sample's 687 m come from the same place."""
+    fix.status["ignition"] = r.u8() > 0
+    fix.status["reason"] = r.u8()
+    r.u8()  # re-upload flag
+    fix.status["odometer"] = r.uint(4)
+    fix.altitude_m = float(r.s16())
+
+
+def part_ibutton(r: Reader, fix: FixFields) -> None:
+    """0x61 iButton: IMEI 8 (already known), GPS, cell with a 4-byte Cell ID, then the key ID 6
+    (written as one decimal number, Traccar's sample 000001395581 = 20534657)."""
+    r.take(8)
+    part_gps(r, fix)
+    part_cell_cid4(r, fix)
+    fix.status["driver_id"] = str(r.uint(6))
+
+
+def part_rfid_card(r: Reader, fix: FixFields) -> None:
+    """0x17 RFID variant (length 0x28) after GPS and cell: card ID 8, validity 1."""
+    fix.status["driver_id"] = r.take(8).hex()
+    r.u8()
+
+
+def decode_device_status(ctx: Context) -> list[Record]:
+    """0xF1 (Jimi 4G device status): Unix time 4, then items of ID 2, length 1, value: 0001 motion
+    (02/04 moving), 0002 armed, 0004 ignition, 0005 external voltage (1/100 V), 0007 charging; others skipped."""
+    r = Reader(ctx.packet.content)
+    time = read_unix_time(r.uint(4))
+    details: dict = {}
+    while r.remaining:
+        item, value = r.u16(), Reader(r.take(r.u8()))
+        if item == 0x0001:
+            details["moving"] = value.u8() in (0x02, 0x04)
+        elif item == 0x0002:
+            details["armed"] = value.u8() > 0
+        elif item == 0x0004:
+            details["ignition"] = value.u8() > 0
+        elif item == 0x0005:
+            details["external_v"] = value.u16() / 100
+        elif item == 0x0007:
+            details["charging"] = value.u8() > 0
+    return [Event(protocol=NAME, device_id=ctx.device_id, time=time, event="device_status", details=details)]
+
+
 # -- 365GPS-style frames: no serial, no CRC, the length byte holds something else (see the framer) --
 
 def decode_legacy_login(ctx: Context) -> list[Record]:
@@ -1398,6 +1444,7 @@ DECODERS: dict[int, Route] = {
     0x16: Route("alarm", by_length("0x16", {0x24: _alarm_vxt01, 0x26: _alarm_seeworld}, _alarm)),
     0x18: Route("lbs_multi", _lbs_multi),
     0x19: Route("lbs_alarm", location(part_cell, part_status)),  # longer: SPACE10X multi-cell, see below
+    0x17: Route("gps_lbs", by_length("0x17", {0x28: location(part_gps, part_cell, part_rfid_card)}, None)),
     0x1A: Route("address_request", location(part_gps), reply_none),
     0x1E: Route("gps", location(part_gps)),  # JI09: GPS, then cells in a layout nobody documents
     0x21: Route("command_result", decode_string_info, reply_none),
@@ -1413,6 +1460,7 @@ DECODERS: dict[int, Route] = {
     0x2C: Route("wifi_lbs", location(part_multi_cell((2, 3)), part_wifi_list)),
     0x2D: Route("gps_lbs", _gps_lbs),
     0x2E: Route("lbs_multi", _lbs_multi),
+    0x31: Route("gps_lbs", by_length("0x31", {0x2A: location(part_gps, part_cell_sl4x, part_sl4x_gps_lbs_5)}, None)),
     0x32: Route("gps_lbs", decode_0x32),
     0x33: Route("alarm", decode_az735(alarm=True)),
     0x34: Route("gps_lbs", location(part_x1), reply_none),
@@ -1420,6 +1468,7 @@ DECODERS: dict[int, Route] = {
                                     decode_status_modules), types_by_length={0x35: "gps_lbs"}),
     0x37: Route("gps_lbs", _gps_lbs),
     0x38: Route("gps_lbs", location(part_gps, part_lbs_8)),
+    0x61: Route("gps_lbs", location(part_ibutton)),
     0x70: Route("gps_modular", decode_modular),
     0x8A: Route("time_request", decode_time_request, reply_time),
     0x8C: Route("obd", decode_obd, reply_none),
@@ -1436,6 +1485,7 @@ DECODERS: dict[int, Route] = {
     0xA4: Route("alarm", location(part_gps, _with_lbs_length(part_cell_4g), part_status)),  # + fence number
     0xA5: Route("lbs_alarm", location(part_cell_4g, part_status)),
     0xA7: Route("address_request", decode_lbs_address, reply_none),
+    0xF1: Route("device_status", decode_device_status),
     0xF2: Route("peripheral", decode_peripheral),
     0xF3: Route("wifi", decode_wifi_binary_time, reply_none),
 }

@@ -541,16 +541,36 @@ CASES: dict[str, Case] = {
     "TC_INFO_FUEL": Case([info_event("!AIOIL,02,002.720,029.500,524J,0100,003.400,0,00,93", info_type=13)],
                          None, "info"),
     "TC_INFO_DOOR_TIMED": Case([info_event(info_type=5, door=True, trigger_high=True, io_high=False)], None, "info"),
+    "TC_DEVICE_STATUS_F1": Case(  # 6318C000; items 0001 = 01 (still), 0002 armed, 0004 ignition, 0005 = 0195 = 4.05 V
+        [Event(protocol="gt06", device_id=DEV, time=t(2022, 9, 7, 16, 0, 0), event="device_status", details={
+            "moving": False, "armed": True, "ignition": True, "external_v": 4.05})],
+        "79790005F10080F3C00D0A", "device_status"),
+    "TC_SL4X_31": Case(  # cell 02D4/000A/C3C7/0DBDC415; ignition 01, reason 00, re-upload 00, odometer 0, 02A6 m
+        [fix(t(2024, 6, 19, 1, 43, 57), True, -22.89278, -47.094444, 0.0, 0.0, 12, altitude_m=678.0,
+             cells=[cell(724, 10, 50119, 230540309)]),
+         vehicle_status(t(2024, 6, 19, 1, 43, 57), ignition=True, reason=0, odometer=0)],
+        "78780531000EA7850D0A", "gps_lbs"),
+    "TC_IBUTTON_61": Case(  # course D800: positioned, west, south; cell LAC 0000 dropped; key 000001395581
+        [fix(t(2025, 10, 30, 13, 56, 6), True, -25.082746, -50.168727, 0.0, 0.0, 8),
+         vehicle_status(t(2025, 10, 30, 13, 56, 6), driver_id="20534657")],
+        "78780561000D16FD0D0A", "gps_lbs"),
+    "TC_RFID_17": Case(  # course 1400: positioned, north; card BF0000012CA7E001
+        [fix(t(2024, 6, 14, 2, 24, 49), True, 22.666069, 113.818036, 0.0, 0.0, 6, cells=[cell(460, 0, 10349, 3917)]),
+         vehicle_status(t(2024, 6, 14, 2, 24, 49), driver_id="bf0000012ca7e001")],
+        "787805170004DD3D0D0A", "gps_lbs"),
 }
 
 # Valid frames the codec does not decode: dead-lettered, a 78 78 one still acked as Traccar does.
 UNSUPPORTED = {
-    "TC_UNSUPPORTED_F1": None,  # 79 79 frames of unknown types get no ack
-    "TC_UNSUPPORTED_66": None,
+    "TC_UNSUPPORTED_66": None,  # 79 79 frames of unknown types get no ack
+    "TC_UNSUPPORTED_84": None,
+    "TC_UNSUPPORTED_1F": "7878051F00B1F9D90D0A",
+    "TC_X1_PHOTO_INFO_35": "787805350133375A0D0A",
     "TC_SPACE10X_19": "787805190654CB730D0A",  # 78 78 unknown shape: acked as Traccar acks
 }
 BAD_CRC = ["TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
            "TC_BAD_CRC_95_SOS", "TC_BAD_CRC_95_ACCIDENT"]
+NO_CONTENT = ["TC_EMPTY_12"]  # CRC-valid, no content: Malformed, no reply
 NOT_UPLINK = F.NOT_UPLINK
 # Every uplink sample by constant name: one frame each.
 SAMPLES: dict[str, bytes] = dict(F.UPLINK)
@@ -579,7 +599,7 @@ def test_records_survive_the_wire_format() -> None:
 
 
 def test_every_sample_has_a_case() -> None:
-    covered = set(CASES) | set(UNSUPPORTED) | set(BAD_CRC)
+    covered = set(CASES) | set(UNSUPPORTED) | set(BAD_CRC) | set(NO_CONTENT)
     assert covered == set(SAMPLES), set(SAMPLES) ^ covered
 
 
@@ -588,7 +608,7 @@ def test_conformance_exports_hold_every_sample() -> None:
     MALFORMED the real frames that must not."""
     assert sorted(frame for _, frame in F.SAMPLES) == sorted(SAMPLES[name] for name in CASES)
     assert sorted(frame for _, frame in F.MALFORMED) == sorted(
-        [SAMPLES[name] for name in [*UNSUPPORTED, *BAD_CRC]] + [F.TRACCAR_THREE_FRAMES_FD[:97]])
+        [SAMPLES[name] for name in [*UNSUPPORTED, *BAD_CRC, *NO_CONTENT]] + [F.TRACCAR_THREE_FRAMES_FD[:97]])
     assert all(frame in SAMPLES.values() for _, frame in F.UDP_SAMPLES)
     assert len({label for label, _ in F.SAMPLES}) == len(F.SAMPLES)
 
@@ -613,6 +633,28 @@ def test_identify_agrees_on_frames_that_do_not_decode(name: str) -> None:
     decoded, identified = decode(SAMPLES[name]), guarded_identify(CODEC, SAMPLES[name], session(), NOW)
     assert identified.error and not identified.bug
     assert identified.reply == decoded.reply
+
+
+def test_content_faults_are_acked_by_identify_and_dead_lettered_by_decode() -> None:
+    """identify reads the envelope only: a CRC-valid 0x12 with no content is answered (the device goes
+    on) and the processors dead-letter it; neither is a bug."""
+    decoded = decode(F.TC_EMPTY_12)
+    identified = guarded_identify(CODEC, F.TC_EMPTY_12, session(), NOW)
+    assert decoded.error and "content ends" in decoded.error and decoded.reply is None
+    assert identified.error is None and identified.reply == with_crc(bytes.fromhex("787805120099"))
+
+
+def test_positioned_dashcam_alarm() -> None:
+    """Constructed: TC_BAD_CRC_95_ACCIDENT with its CRC recomputed (content unchanged), for the JC100 form
+    with a position: time 6, lat 4, lon 4, course/status 2 (1400: positioned, north), event 93, data 2."""
+    raw = with_crc(F.TC_BAD_CRC_95_ACCIDENT[:-4])
+    when = t(2020, 10, 2, 12, 41, 20)
+    position = fix(when, True, 50.0, 19.0, None, 0.0, None, alarms=[Alarm.ACCIDENT])
+    decoded = decode(raw)
+    assert decoded.records == [*alerted(position), vehicle_status(when, dashcam_event=0x93), Event(
+        protocol="gt06", device_id=DEV, time=when, event="dashcam_files",
+        text="EVENT_353376110023196_00000000_2020_10_02_14_41_20_05.mp4")]
+    assert decoded.reply == with_crc(bytes.fromhex("787805950004"))
 
 
 @pytest.mark.parametrize("name", sorted(set(SAMPLES) - UNFRAMED_365 - set(BAD_CRC) | NOT_UPLINK))
