@@ -1442,9 +1442,9 @@ DECODERS: dict[int, Route] = {
     0x13: Route("status", decode_status),
     0x15: Route("command_result", decode_string),
     0x16: Route("alarm", by_length("0x16", {0x24: _alarm_vxt01, 0x26: _alarm_seeworld}, _alarm)),
+    0x17: Route("gps_lbs", by_length("0x17", {0x28: location(part_gps, part_cell, part_rfid_card)}, None)),
     0x18: Route("lbs_multi", _lbs_multi),
     0x19: Route("lbs_alarm", location(part_cell, part_status)),  # longer: SPACE10X multi-cell, see below
-    0x17: Route("gps_lbs", by_length("0x17", {0x28: location(part_gps, part_cell, part_rfid_card)}, None)),
     0x1A: Route("address_request", location(part_gps), reply_none),
     0x1E: Route("gps", location(part_gps)),  # JI09: GPS, then cells in a layout nobody documents
     0x21: Route("command_result", decode_string_info, reply_none),
