@@ -1395,11 +1395,6 @@ _wifi_lbs_4g = location(part_multi_cell((4, 8)), part_wifi_list)
 Reply = Callable[[Packet, datetime], bytes | None]
 
 
-def ack(packet: Packet, protocol: int | None = None, content: bytes = b"") -> bytes:
-    """The server's reply: same protocol number (unless told), same serial, same header style."""
-    return build_packet(packet.protocol if protocol is None else protocol, content, packet.serial or 0, packet.long)
-
-
 def reply_ack(packet: Packet, now: datetime) -> bytes:
     return ack(packet)
 

@@ -1056,3 +1056,20 @@ def test_any_chunking_gives_the_same_frames(data: list[bytes], cut: list[int]) -
         position += size
         out += drain(framer)
     assert out == expected == [Frame(d) for d in data]
+
+
+def test_codec_speaks_tcp_and_udp() -> None:
+    assert CODEC.transports == frozenset({Transport.TCP, Transport.UDP})
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(["locate", "reboot", "set_interval", "sos_numbers", "custom", "find_device"]),
+       params=st.dictionaries(st.sampled_from(["seconds", "static_seconds", "numbers", "text"]),
+                              st.text(max_size=40), max_size=4))
+def test_encode_raises_nothing_but_unsupported_command(name: str, params: dict[str, str]) -> None:
+    """Whatever the parameters, encode_command gives a CRC-valid 0x80 packet or UnsupportedCommand."""
+    try:
+        packet = CODEC.encode_command(Command(name, params), session())
+    except UnsupportedCommand:
+        return
+    assert packet[:2] == b"xx" and packet[3] == 0x80 and has_valid_crc(packet)
