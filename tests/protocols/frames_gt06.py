@@ -8,7 +8,7 @@ Sources:
 - TRACCAR_FORK: the same Gt06ProtocolDecoderTest.java in fleetmap-io/traccar, a fork that tracks
   upstream (commit 0f0520e3); it has the newer 4G / SOS frames.
 - NAVTRACK: navtrack/navtrack backend/Navtrack.Listener.Tests/Protocols/Concox/ConcoxProtocolTests*.cs,
-  which also give the server's expected replies.
+  which also give the server's expected replies (commit 6c69be40 for the frames added in 2026-12).
 - TC: traccar/traccar src/test/java/org/traccar/protocol/Gt06ProtocolDecoderTest.java at commit
   9e5c458ad0bf44ceaddf72534bf6874787f41b6c (2026-08-21): the model variants added since 014cf82a.
 
@@ -51,6 +51,18 @@ NAVTRACK_CRX1_GPS = h("787822220F010100001EC50045712704BC5EF800493702D40B17D2003
 NAVTRACK_GV25_HEARTBEAT = h("78780A1305060200020053AF080D0A")  # ConcoxProtocolTestsGv25.cs
 NAVTRACK_GV25_HEARTBEAT_REPLY = h("78780513005398660D0A")  # ConcoxProtocolTestsGv25.cs expected reply
 NAVTRACK_GV25_GPS = h("78782222150C17150402C302224ECC04B5CB0800493D02D41704CF002E23000E0000351CEE0D0A")  # Gv25
+
+# navtrack/navtrack at 6c69be40 (2026-07), same directory: more logins and fixes. navtrack answers every
+# login with serial 0001; the Concox document (and trackwire) echo the login's own serial.
+NAVTRACK_CRX3MINI_LOGIN = h("78781101035592910082687520143201000FE5310D0A")  # ConcoxProtocolTestsCrx3Mini.cs
+NAVTRACK_CRX3MINI_GPS = h(
+    "78782222150C0E0F1310C300C62C7003DA22B803D94102D402512F00001F010700000DBBDB0D0A"
+)  # ConcoxProtocolTestsCrx3Mini.cs
+NAVTRACK_GV25_LOGIN = h("787811010355929100625814201412C900522C0F0D0A")  # ConcoxProtocolTestsGv25.cs
+# Two ConcoxProtocolTests.cs frames whose CRC matches no CRC-ITU of their bytes (navtrack checks none;
+# the heartbeat's length byte is also 2 short): bad-CRC examples.
+NAVTRACK_BAD_CRC_HEARTBEAT = h("787808134B040300010011061F0D0A")
+NAVTRACK_BAD_CRC_12 = h("78781F120A03170F3217CC026B3F3E0C46584900154C01CC00287D001FB8000380810D0A")
 
 # --- Traccar decoder test (TRACCAR) -------------------------------------------------------------
 
@@ -354,7 +366,7 @@ NOT_UPLINK = {"DOC_LOGIN_REPLY", "DOC_HEARTBEAT_REPLY_0100", "DOC_ALARM_REPLY_00
               "DOC_COMMAND_80", "NAVTRACK_LOGIN_REPLY", "NAVTRACK_GV25_HEARTBEAT_REPLY", "TRACCAR_ENCODER_RELAY",
               "TRACCAR_THREE_FRAMES_FD"}
 # Real uplink frames that must decode to an error: wrong CRC, or a type with no published layout.
-MALFORMED_NAMES = {"TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
+MALFORMED_NAMES = {"NAVTRACK_BAD_CRC_HEARTBEAT", "NAVTRACK_BAD_CRC_12", "TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
                    "TC_BAD_CRC_95_SOS", "TC_BAD_CRC_95_ACCIDENT", "TC_UNSUPPORTED_66", "TC_SPACE10X_19",
                    "TC_EMPTY_12", "TC_UNSUPPORTED_1F", "TC_UNSUPPORTED_84", "TC_X1_PHOTO_INFO_35"}
 

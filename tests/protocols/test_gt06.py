@@ -189,6 +189,15 @@ CASES: dict[str, Case] = {
         [fix(t(2021, 12, 23, 21, 4, 2), False, -19.89046, -43.901587, 0.0, 317.0, 3,
              cells=[cell(724, 23, 1231, 11811)])],
         "78780522003542240D0A", "gps_lbs"),
+    "NAVTRACK_CRX3MINI_LOGIN": Case(  # type 2014, time zone 3201: east 8:00, Chinese; serial 000F echoed
+        [event("login", "355929100826875", details={"type_id": "2014", "tz_offset_min": 480, "language": 1})],
+        "78780501000F30A20D0A", "login", "355929100826875"),
+    "NAVTRACK_CRX3MINI_GPS": Case(  # course D941: positioned, west, south, 321 deg; 3 km/h
+        [fix(t(2021, 12, 14, 15, 19, 16), True, -7.21528, -35.904102, 3.0, 321.0, 3, cells=[cell(724, 2, 20783, 31)])],
+        "78780522000DFFEF0D0A", "gps_lbs"),
+    "NAVTRACK_GV25_LOGIN": Case(  # time zone 12C9: west 3:00, Chinese; serial 0052 echoed
+        [event("login", "355929100625814", details={"type_id": "2014", "tz_offset_min": -180, "language": 1})],
+        "787805010052B9C20D0A", "login", "355929100625814"),
     # --- Traccar ---
     "TRACCAR_LOGIN_TZ": Case(  # time zone 190A: west 4:00, English
         [event("login", "864717003664467", details={"type_id": "100f", "tz_offset_min": -240, "language": 2})],
@@ -568,7 +577,7 @@ UNSUPPORTED = {
     "TC_X1_PHOTO_INFO_35": "787805350133375A0D0A",
     "TC_SPACE10X_19": "787805190654CB730D0A",  # 78 78 unknown shape: acked as Traccar acks
 }
-BAD_CRC = ["TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
+BAD_CRC = ["NAVTRACK_BAD_CRC_HEARTBEAT", "NAVTRACK_BAD_CRC_12", "TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
            "TC_BAD_CRC_95_SOS", "TC_BAD_CRC_95_ACCIDENT"]
 NO_CONTENT = ["TC_EMPTY_12"]  # CRC-valid, no content: Malformed, no reply
 NOT_UPLINK = F.NOT_UPLINK
