@@ -104,7 +104,7 @@ def mac(raw: bytes) -> str:
 @dataclass(slots=True)
 class FixFields:
     """What the parts of a location packet fill in; becomes a Position (and, for the scalars a
-    Position has no column for, a Telemetry reading and a `vehicle_status` event)."""
+    Position has no column for, a Telemetry reading and a `fix_details` event)."""
 
     time: datetime | None = None
     valid: bool | None = None
@@ -122,7 +122,7 @@ class FixFields:
     ble: list[Ble] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
     battery_v: float | None = None  # -> Telemetry
-    status: dict[str, str | int | float | bool] = field(default_factory=dict)  # -> vehicle_status Event
+    details: dict[str, str | int | float | bool] = field(default_factory=dict)  # -> fix_details Event
 
     def add_alarm(self, alarm: Alarm | None) -> None:
         if alarm is not None and alarm not in self.alarms:
@@ -182,7 +182,7 @@ def part_gps_jc400(r: Reader, fix: FixFields) -> None:
     lat_raw, lon_raw, flags, speed = struct.unpack(">IIHH", r.take(12))
     fix.speed_kmh = float(speed)
     set_coordinates(fix, lat_raw, lon_raw, flags)
-    fix.status["external_v"] = r.u16() / 10
+    fix.details["external_v"] = r.u16() / 10
 
 
 def mcc_mnc(r: Reader, wide_mnc: bool = False) -> tuple[int, int]:
@@ -386,23 +386,23 @@ def part_wifi_list(r: Reader, fix: FixFields) -> None:
 def part_ignition_power_battery(r: Reader, fix: FixFields) -> None:
     """SR411 mini 0x24: ignition 1, external voltage 2 and battery voltage 2 (1/100 V). The sample's
     12.61 V and 4.04 V show which is which; what follows is not documented and not read."""
-    fix.status["ignition"] = r.u8() > 0
-    fix.status["external_v"] = r.u16() / 100
+    fix.details["ignition"] = r.u8() > 0
+    fix.details["external_v"] = r.u16() / 100
     fix.battery_v = r.u16() / 100
 
 
 def part_trx16i(r: Reader, fix: FixFields) -> None:
     """TRX16I/VL103 0x36 location: ignition 1, upload mode 1, re-upload 1, odometer 4, external voltage 2
     (1/100 V), battery 1 (1/10 V), working time 3 (minutes), RFID 8 (all zero: no card)."""
-    fix.status["ignition"] = r.u8() > 0
+    fix.details["ignition"] = r.u8() > 0
     r.take(2)  # upload mode, re-upload flag
-    fix.status["odometer"] = r.uint(4)
-    fix.status["external_v"] = r.u16() / 100
+    fix.details["odometer"] = r.uint(4)
+    fix.details["external_v"] = r.u16() / 100
     fix.battery_v = r.u8() / 10
-    fix.status["working_min"] = r.uint(3)
+    fix.details["working_min"] = r.uint(3)
     card = r.take(8)
     if any(card):
-        fix.status["driver_id"] = card.hex()
+        fix.details["driver_id"] = card.hex()
 
 
 def part_lw4g(r: Reader, fix: FixFields) -> None:
@@ -412,15 +412,15 @@ def part_lw4g(r: Reader, fix: FixFields) -> None:
     r.u8()  # network indicator
     info = r.u8()
     fix.add_alarm(INFO_ALARMS.get((info >> 3) & 0x07))
-    fix.status["external_v"] = r.u16() / 100
+    fix.details["external_v"] = r.u16() / 100
     fix.battery_pct = battery_from_level(r.u8())
     fix.rssi = gsm_level(r.u8())
     fix.add_alarm(alarm_from_code(r.u8()))
     r.u8()  # language
-    fix.status["odometer"] = r.uint(4)
-    fix.status["working_s"] = r.uint(4)
+    fix.details["odometer"] = r.uint(4)
+    fix.details["working_s"] = r.uint(4)
     r.take(8)  # terminal ID: the IMEI already known from the login
-    fix.status["inputs"] = r.u16()
+    fix.details["inputs"] = r.u16()
 
 
 def part_x1(r: Reader, fix: FixFields) -> None:
@@ -431,17 +431,17 @@ def part_x1(r: Reader, fix: FixFields) -> None:
     r.take(4)
     part_gps(r, fix)
     r.take(2)
-    fix.status["odometer"] = r.uint(4)
+    fix.details["odometer"] = r.uint(4)
     part_cell_cid4(r, fix)
     driver = r.uint(4)
     if driver:
-        fix.status["driver_id"] = str(driver)
-    fix.status["external_v"] = r.u16() / 100
+        fix.details["driver_id"] = str(driver)
+    fix.details["external_v"] = r.u16() / 100
     fix.battery_v = r.u16() / 100
     ports = r.uint(4)
-    fix.status["inputs"], fix.status["outputs"] = r.u8(), r.u8()
+    fix.details["inputs"], fix.details["outputs"] = r.u8(), r.u8()
     for index in range(1, ((ports >> 20) & 0x0F) + 1):
-        fix.status[f"adc{index}_v"] = r.u16() / 100
+        fix.details[f"adc{index}_v"] = r.u16() / 100
 
 
 def part_lbs_8(r: Reader, fix: FixFields) -> None:
@@ -459,7 +459,7 @@ def part_lbs_8(r: Reader, fix: FixFields) -> None:
         module, size = r.u16(), r.u8()
         value = r.take(size)
         if module == 0x002E and size == 4:
-            fix.status["odometer"] = int.from_bytes(value, "big")
+            fix.details["odometer"] = int.from_bytes(value, "big")
 
 
 def part_az735_cells(r: Reader, fix: FixFields) -> None:
@@ -476,7 +476,7 @@ def part_az735_cells(r: Reader, fix: FixFields) -> None:
         lac, ci, rssi = neighbours.u16(), neighbours.uint(3), neighbours.u8()
         add_cell(fix, mcc, mnc, lac, ci, -rssi)
     r.take(r.u8())  # Wi-Fi access points
-    fix.status["status"] = r.u8()
+    fix.details["status"] = r.u8()
     r.take(r.u8())  # reserved extension
 
 
@@ -488,10 +488,10 @@ AZ735_ALARMS: dict[int, Alarm] = {0xA2: Alarm.LOW_BATTERY, 0xA3: Alarm.LOW_BATTE
 def part_sl4x_gps_lbs_5(r: Reader, fix: FixFields) -> None:
     """SL4X 0x31 after GPS and cell: ignition 1, upload reason 1, re-upload 1, odometer 4, altitude 2
     (signed m). The sample's 02A6 = 678 m and the 0x32 sample's 687 m come from the same place."""
-    fix.status["ignition"] = r.u8() > 0
-    fix.status["reason"] = r.u8()
+    fix.details["ignition"] = r.u8() > 0
+    fix.details["reason"] = r.u8()
     r.u8()  # re-upload flag
-    fix.status["odometer"] = r.uint(4)
+    fix.details["odometer"] = r.uint(4)
     fix.altitude_m = float(r.s16())
 
 
@@ -501,10 +501,10 @@ def part_ibutton(r: Reader, fix: FixFields) -> None:
     r.take(8)
     part_gps(r, fix)
     part_cell_cid4(r, fix)
-    fix.status["driver_id"] = str(r.uint(6))
+    fix.details["driver_id"] = str(r.uint(6))
 
 
 def part_rfid_card(r: Reader, fix: FixFields) -> None:
     """0x17 RFID variant (length 0x28) after GPS and cell: card ID 8, validity 1."""
-    fix.status["driver_id"] = r.take(8).hex()
+    fix.details["driver_id"] = r.take(8).hex()
     r.u8()

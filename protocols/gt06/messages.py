@@ -57,7 +57,7 @@ Decoder = Callable[[Context], list[Record]]
 
 def fix_records(ctx: Context, fix: FixFields) -> list[Record]:
     """One Position, one Alert per alarm it carries, a Telemetry reading when the packet gave a battery
-    voltage, and a `vehicle_status` Event for scalars a Position has no column for."""
+    voltage, and a `fix_details` Event for scalars a Position has no column for."""
     position = Position(
         protocol=NAME, device_id=ctx.device_id, time=fix.time, valid=fix.valid, lat=fix.lat, lon=fix.lon,
         altitude_m=fix.altitude_m, speed_kmh=fix.speed_kmh, course_deg=fix.course_deg, satellites=fix.satellites,
@@ -67,9 +67,9 @@ def fix_records(ctx: Context, fix: FixFields) -> list[Record]:
     records: list[Record] = [position, *(Alert.from_fix(position, alarm) for alarm in fix.alarms)]
     if fix.battery_v is not None:
         records.append(Telemetry(protocol=NAME, device_id=ctx.device_id, time=fix.time, battery_v=fix.battery_v))
-    if fix.status:
-        records.append(Event(protocol=NAME, device_id=ctx.device_id, time=fix.time, event="vehicle_status",
-                             details=dict(fix.status)))
+    if fix.details:
+        records.append(Event(protocol=NAME, device_id=ctx.device_id, time=fix.time, event="fix_details",
+                             details=dict(fix.details)))
     return records
 
 

@@ -56,7 +56,7 @@ def decode_dashcam_alarm(ctx: Context) -> list[Record]:
     else:
         part_gps_no_speed(r, fix)
     code = r.u8()
-    fix.status["dashcam_event"] = code
+    fix.details["dashcam_event"] = code
     if extended:
         r.u16()  # event data
     # Traccar: 0x01 is SOS only with a position; codes outside the table are events, not alarms.
@@ -110,7 +110,7 @@ def decode_az735(alarm: bool) -> Decoder:
         part_gps_with_length(r, fix)
         part_az735_cells(r, fix)
         if alarm:
-            fix.add_alarm(AZ735_ALARMS.get(int(fix.status["status"])))
+            fix.add_alarm(AZ735_ALARMS.get(int(fix.details["status"])))
         return fix_records(ctx, fix)
 
     return decode
@@ -174,7 +174,7 @@ def _module_cell(m: Reader, fix: FixFields) -> None:
 
 def _module_event(m: Reader, fix: FixFields) -> None:
     code = m.u8()
-    fix.status["event"] = code
+    fix.details["event"] = code
     fix.add_alarm(MODULAR_EVENTS.get(code))
 
 
@@ -183,17 +183,17 @@ def _module_ble_tag(m: Reader, fix: FixFields) -> None:
     fix.ble.append(Ble(mac=mac(m.take(6))))
     millivolts, percent, temperature = m.u16(), m.u8(), m.s16()
     if millivolts not in (0x7FFF, 0xFFFF):  # "no reading" (the sample's tag sends 7FFF)
-        fix.status["tag_battery_v"] = millivolts / 1000
-    fix.status.update(tag_battery_pct=percent, tag_temperature_c=temperature / 10)
+        fix.details["tag_battery_v"] = millivolts / 1000
+    fix.details.update(tag_battery_pct=percent, tag_temperature_c=temperature / 10)
 
 
 MODULES: dict[int, Callable[[Reader, FixFields], None]] = {
-    0x03: lambda m, fix: fix.status.update(iccid=read_iccid(m.take(10))),
+    0x03: lambda m, fix: fix.details.update(iccid=read_iccid(m.take(10))),
     0x09: lambda m, fix: setattr(fix, "satellites", m.u8()),
     0x11: _module_cell,
     0x18: lambda m, fix: setattr(fix, "battery_v", m.u16() / 100),
     0x28: lambda m, fix: setattr(fix, "hdop", m.u8() / 10),
-    0x2E: lambda m, fix: fix.status.update(odometer=int.from_bytes(m.take(4), "little")),
+    0x2E: lambda m, fix: fix.details.update(odometer=int.from_bytes(m.take(4), "little")),
     0x33: _module_gps,
     0x34: _module_event,
     0x7F: _module_ble_tag,

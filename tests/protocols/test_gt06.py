@@ -106,8 +106,8 @@ def telemetry(time: datetime | None = None, **kw) -> Telemetry:
     return Telemetry(protocol="gt06", device_id=DEV, time=time, **kw)
 
 
-def vehicle_status(time: datetime | None, **details) -> Event:
-    return Event(protocol="gt06", device_id=DEV, time=time, event="vehicle_status", details=details)
+def fix_details(time: datetime | None, **details) -> Event:
+    return Event(protocol="gt06", device_id=DEV, time=time, event="fix_details", details=details)
 
 
 def info_event(text: str | None = None, **details) -> Event:
@@ -383,7 +383,7 @@ CASES: dict[str, Case] = {
     # --- Traccar 9e5c458a (TC): model variants. Byte readings beside each case. ---
     "TRACCAR_DASHCAM_95": Case(  # JC100, 7 content bytes: 2019-10-07 18:35:32, event 01 = general (no position)
         alerted(cells_only(t(2019, 10, 7, 18, 35, 32), alarms=[Alarm.GENERAL]))
-        + [vehicle_status(t(2019, 10, 7, 18, 35, 32), dashcam_event=1)],
+        + [fix_details(t(2019, 10, 7, 18, 35, 32), dashcam_event=1)],
         "78780595000133C40D0A", "alarm"),
     "TRACCAR_SERIAL_9B_WITH_CRLF": Case(  # device type 03; not printable: hex, as Traccar expects
         [event("serial_data", details={"device_type": 3, "data_hex": "32382e33a1e60d0a"})], None, "serial_data"),
@@ -393,7 +393,7 @@ CASES: dict[str, Case] = {
     "TC_SR411_24": Case(  # course 1846: positioned, west, south, 70 deg; ignition 01, 04ED = 12.61 V, 0194 = 4.04 V
         [fix(t(2022, 6, 26, 16, 54, 0), True, -22.907096, -43.1312, 0.0, 70.0, 8, cells=[cell(724, 2, 14921, 28422)]),
          telemetry(t(2022, 6, 26, 16, 54, 0), battery_v=4.04),
-         vehicle_status(t(2022, 6, 26, 16, 54, 0), ignition=True, external_v=12.61)],
+         fix_details(t(2022, 6, 26, 16, 54, 0), ignition=True, external_v=12.61)],
         "7878052400BEAE260D0A", "gps_lbs"),
     "TC_SL4X_32_ALTITUDE": Case(  # LBS 0A: 02D4/000A/C3C7/0DBDC40B; info 46, voltage F0 (no level), GSM 04,
         # alarm 21 (undocumented: general), language 02, altitude 02AF
@@ -406,43 +406,43 @@ CASES: dict[str, Case] = {
         "78780532005E1A640D0A", "gps_lbs"),
     "TC_AZ735_32_NO_GPS": Case(  # GPS length 00; LBS 09: 01FE/0A/060F/006A1E, RSSI 3F; 36 zero neighbour bytes
         [cells_only(t(2017, 7, 7, 8, 56, 25), cells=[cell(510, 10, 1551, 27166, -63)]),
-         vehicle_status(t(2017, 7, 7, 8, 56, 25), status=0)],
+         fix_details(t(2017, 7, 7, 8, 56, 25), status=0)],
         "79790005320121BB650D0A", "gps_lbs"),
     "TC_AZ735_32_GPS": Case(  # GPS length 0C, course 1035: positioned, south, 53 deg; 3 neighbour cells
         [fix(t(2017, 6, 23, 12, 27, 24), True, -6.133382, 106.995049, 0.0, 53.0, 9, cells=[
             cell(510, 10, 124, 2321, -36), cell(510, 10, 124, 2322, -36), cell(510, 10, 129, 20222, -33),
             cell(510, 10, 197, 4111, -18)]),
-         vehicle_status(t(2017, 6, 23, 12, 27, 24), status=0)],
+         fix_details(t(2017, 6, 23, 12, 27, 24), status=0)],
         "797900053200BCEDD10D0A", "gps_lbs"),
     "TC_AZ735_ALARM_33": Case(  # no GPS, no LBS; status A0 = armed (a state, no alarm)
-        [cells_only(t(2017, 7, 6, 9, 2, 11)), vehicle_status(t(2017, 7, 6, 9, 2, 11), status=0xA0)],
+        [cells_only(t(2017, 7, 6, 9, 2, 11)), fix_details(t(2017, 7, 6, 9, 2, 11), status=0xA0)],
         "797900053301094CF30D0A", "alarm"),
     "TC_X1_GPS_34": Case(  # course 144C: positioned, north, 76 deg; 0500 = 12.80 V, 018F = 3.99 V; ports 4221xxxx: 2 ADC
         [fix(t(2017, 6, 24, 9, 19, 12), True, 28.562367, 77.20652, 0.0, 76.0, 9, cells=[cell(404, 11, 177, 18431)]),
          telemetry(t(2017, 6, 24, 9, 19, 12), battery_v=3.99),
-         vehicle_status(t(2017, 6, 24, 9, 19, 12), odometer=0, external_v=12.8, inputs=0, outputs=1, adc1_v=0.05,
+         fix_details(t(2017, 6, 24, 9, 19, 12), odometer=0, external_v=12.8, inputs=0, outputs=1, adc1_v=0.05,
                         adc2_v=0.03)],
         None, "gps_lbs"),
     "TC_TRX16I_36_RFID": Case(  # course 9400: positioned, north; odometer 64, 0514 = 13.00 V, 28 = 4.0 V, 6 min
         [fix(t(2025, 12, 29, 15, 23, 36), True, 22.602109, 113.832, 0.0, 0.0, 15, cells=[cell(460, 0, 9711, 88139916)]),
          telemetry(t(2025, 12, 29, 15, 23, 36), battery_v=4.0),
-         vehicle_status(t(2025, 12, 29, 15, 23, 36), ignition=True, odometer=100, external_v=13.0, working_min=6,
+         fix_details(t(2025, 12, 29, 15, 23, 36), ignition=True, odometer=100, external_v=13.0, working_min=6,
                         driver_id="c3000001453f9201")],
         "787805360034B5590D0A", "gps_lbs"),
     "TC_TRX16I_36": Case(  # ignition off, 051E = 13.10 V, 22 min, no card
         [fix(t(2025, 12, 29, 15, 40, 6), True, 22.602109, 113.832, 0.0, 0.0, 15, cells=[cell(460, 0, 9711, 88139916)]),
          telemetry(t(2025, 12, 29, 15, 40, 6), battery_v=4.0),
-         vehicle_status(t(2025, 12, 29, 15, 40, 6), ignition=False, odometer=100, external_v=13.1, working_min=22)],
+         fix_details(t(2025, 12, 29, 15, 40, 6), ignition=False, odometer=100, external_v=13.1, working_min=22)],
         "787805366E5BD1ED0D0A", "gps_lbs"),
     "TC_GPS_LBS_38": Case(  # course CCAB: not positioned, west, north, 171 deg; cell type 03 (4G), RSSI 001B;
         # module 002E = odometer 15C4
         [fix(t(2025, 5, 14, 14, 12, 38), False, 9.89775, -84.102996, 0.0, 171.0, 5,
              cells=[cell(712, 1, 3108, 297736, -27)]),
-         vehicle_status(t(2025, 5, 14, 14, 12, 38), odometer=5572)],
+         fix_details(t(2025, 5, 14, 14, 12, 38), odometer=5572)],
         "7979000538021F3A8A0D0A", "gps_lbs"),
     "TC_MODULAR_70_BLE": Case(  # module 7F: tag C4A82841074A, battery 7FFF (no reading), 100 %, 0122 = 29.0 degC
         [cells_only(None, ble=[Ble(mac="c4:a8:28:41:07:4a")]),
-         vehicle_status(None, tag_battery_pct=100, tag_temperature_c=29.0)],
+         fix_details(None, tag_battery_pct=100, tag_temperature_c=29.0)],
         "79790005701EA4CD570D0A", "gps_modular"),
     "TC_MODULAR_70_IMEI": Case(  # modules 0000, 0035, 002C, 0043, 0001 (IMEI), 1000: none we read
         [], "7979000570004E8A820D0A", "gps_modular"),
@@ -450,7 +450,7 @@ CASES: dict[str, Case] = {
         # 34: event 0E; 18: 0195 = 4.05 V; 28: HDOP 12 = 1.8; 03: ICCID
         [fix(t(2022, 8, 22, 10, 11, 26), True, 45.802662, 8.887944, 0.0, 102.0, 7, altitude_m=368.0, hdop=1.8),
          telemetry(t(2022, 8, 22, 10, 11, 26), battery_v=4.05),
-         vehicle_status(t(2022, 8, 22, 10, 11, 26), event=14, iccid="89395000210515306836")],
+         fix_details(t(2022, 8, 22, 10, 11, 26), event=14, iccid="89395000210515306836")],
         "79790005700CE24C440D0A", "gps_modular"),
     "TC_OBD_8C": Case(  # PIDs 28x odometer, 47x fuel used, 2Bx fuel, 2Dx coolant 189C, 35x speed 16A8, 36x rpm 28AC8
         [Event(protocol="gt06", device_id=DEV, time=t(2018, 11, 21, 2, 18, 27), event="obd", text=(
@@ -462,20 +462,20 @@ CASES: dict[str, Case] = {
         None, "obd"),
     "TC_DASHCAM_95_ACCELERATION": Case(  # 2019-10-02 09:50:28, event 90 = harsh acceleration (Traccar)
         alerted(cells_only(t(2019, 10, 2, 9, 50, 28), alarms=[Alarm.HARSH_ACCELERATION]))
-        + [vehicle_status(t(2019, 10, 2, 9, 50, 28), dashcam_event=0x90)],
+        + [fix_details(t(2019, 10, 2, 9, 50, 28), dashcam_event=0x90)],
         "78780595000133C40D0A", "alarm"),
     "TC_DASHCAM_95_JC400": Case(  # FFFF 01; course 1CA9: positioned, west, north, 169 deg; speed 002C; 008A = 13.8 V;
         # event 92 cornering; two video file names
         alerted(fix(t(2024, 11, 13, 3, 20, 6), True, 43.897038, -79.27096, 44.0, 169.0, 10,
                     alarms=[Alarm.HARSH_CORNERING]))
-        + [vehicle_status(t(2024, 11, 13, 3, 20, 6), external_v=13.8, dashcam_event=0x92),
+        + [fix_details(t(2024, 11, 13, 3, 20, 6), external_v=13.8, dashcam_event=0x92),
            Event(protocol="gt06", device_id=DEV, time=t(2024, 11, 13, 3, 20, 6), event="dashcam_files", text=(
                "EVENT_862798052429087_00000000_2024_11_12_22_20_06_I_56.mp4,"
                "EVENT_862798052429087_00000000_2024_11_12_22_20_06_F_55.mp4"))],
         "78780595003767710D0A", "alarm"),
     "TC_DASHCAM_95_JC400_EVENT": Case(  # event 69: no alarm (Traccar: event 0x69 only)
         [fix(t(2023, 7, 25, 21, 32, 19), True, -12.955359, -38.407556, 47.0, 190.0, 15),
-         vehicle_status(t(2023, 7, 25, 21, 32, 19), external_v=13.5, dashcam_event=0x69),
+         fix_details(t(2023, 7, 25, 21, 32, 19), external_v=13.5, dashcam_event=0x69),
          Event(protocol="gt06", device_id=DEV, time=t(2023, 7, 25, 21, 32, 19), event="dashcam_files",
                text="EVENT_862798050175112_00000000_2023_07_25_18_32_05_14.mp4")],
         "787805950119B6D50D0A", "alarm"),
@@ -515,12 +515,12 @@ CASES: dict[str, Case] = {
     "TC_LW4G_A2": Case(  # course 1C6A: positioned, west, north, 106 deg; 4G cell; info 41, 0000 V, battery 2A = 42 %
         [fix(t(2024, 11, 15, 15, 52, 7), True, 3.501628, -76.504233, 0.0, 106.0, 15, battery_pct=42, rssi=4,
              cells=[cell(732, 101, 27009, 156660937)]),
-         vehicle_status(t(2024, 11, 15, 15, 52, 7), external_v=0.0, odometer=19249, working_s=0, inputs=0x0200)],
+         fix_details(t(2024, 11, 15, 15, 52, 7), external_v=0.0, odometer=19249, working_s=0, inputs=0x0200)],
         "787805A201A2B7260D0A", "gps_lbs"),
     "TC_LW4G_A2_POWERED": Case(  # 04DF = 12.47 V, battery 6, GSM 3, alarm 1C (undocumented: general)
         alerted(fix(t(2024, 6, 27, 14, 15, 5), True, 19.702082, -99.119508, 0.0, 0.0, 15, battery_pct=100, rssi=3,
                     cells=[cell(334, 20, 613, 38620674)], alarms=[Alarm.GENERAL]))
-        + [vehicle_status(t(2024, 6, 27, 14, 15, 5), external_v=12.47, odometer=512000, working_s=0, inputs=0x00C8)],
+        + [fix_details(t(2024, 6, 27, 14, 15, 5), external_v=12.47, odometer=512000, working_s=0, inputs=0x00C8)],
         "787805A202A832140D0A", "gps_lbs"),
     "TC_WIFI_LBS_A2_LONG": Case(
         [cells_only(t(2024, 11, 15, 15, 29, 38), cells=[
@@ -557,15 +557,15 @@ CASES: dict[str, Case] = {
     "TC_SL4X_31": Case(  # cell 02D4/000A/C3C7/0DBDC415; ignition 01, reason 00, re-upload 00, odometer 0, 02A6 m
         [fix(t(2024, 6, 19, 1, 43, 57), True, -22.89278, -47.094444, 0.0, 0.0, 12, altitude_m=678.0,
              cells=[cell(724, 10, 50119, 230540309)]),
-         vehicle_status(t(2024, 6, 19, 1, 43, 57), ignition=True, reason=0, odometer=0)],
+         fix_details(t(2024, 6, 19, 1, 43, 57), ignition=True, reason=0, odometer=0)],
         "78780531000EA7850D0A", "gps_lbs"),
     "TC_IBUTTON_61": Case(  # course D800: positioned, west, south; cell LAC 0000 dropped; key 000001395581
         [fix(t(2025, 10, 30, 13, 56, 6), True, -25.082746, -50.168727, 0.0, 0.0, 8),
-         vehicle_status(t(2025, 10, 30, 13, 56, 6), driver_id="20534657")],
+         fix_details(t(2025, 10, 30, 13, 56, 6), driver_id="20534657")],
         "78780561000D16FD0D0A", "gps_lbs"),
     "TC_RFID_17": Case(  # course 1400: positioned, north; card BF0000012CA7E001
         [fix(t(2024, 6, 14, 2, 24, 49), True, 22.666069, 113.818036, 0.0, 0.0, 6, cells=[cell(460, 0, 10349, 3917)]),
-         vehicle_status(t(2024, 6, 14, 2, 24, 49), driver_id="bf0000012ca7e001")],
+         fix_details(t(2024, 6, 14, 2, 24, 49), driver_id="bf0000012ca7e001")],
         "787805170004DD3D0D0A", "gps_lbs"),
 }
 
@@ -660,7 +660,7 @@ def test_positioned_dashcam_alarm() -> None:
     when = t(2020, 10, 2, 12, 41, 20)
     position = fix(when, True, 50.0, 19.0, None, 0.0, None, alarms=[Alarm.ACCIDENT])
     decoded = decode(raw)
-    assert decoded.records == [*alerted(position), vehicle_status(when, dashcam_event=0x93), Event(
+    assert decoded.records == [*alerted(position), fix_details(when, dashcam_event=0x93), Event(
         protocol="gt06", device_id=DEV, time=when, event="dashcam_files",
         text="EVENT_353376110023196_00000000_2020_10_02_14_41_20_05.mp4")]
     assert decoded.reply == with_crc(bytes.fromhex("787805950004"))
