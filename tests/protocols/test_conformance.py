@@ -39,26 +39,6 @@ NOW = datetime.now(timezone.utc)
 EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
-# --------------------------------------------------------------------------------------------
-# TEMPORARY (kit helper, to be removed at merge): frames_gt06.py does not export SAMPLES yet (the
-# gt06 helper adds them). Until then the gt06 codec is checked on these frames, all already in
-# frames_gt06.py with their citations. Delete this block once frames_gt06.SAMPLES exists.
-def _temporary_gt06_frames(module: ModuleType) -> dict[str, object]:
-    names = ["DOC_LOGIN", "DOC_HEARTBEAT", "DOC_GPS_22", "DOC_LBS_28", "DOC_ALARM_26", "DOC_ALARM_27",
-             "DOC_ADDRESS_2A", "DOC_TIME_8A", "NAVTRACK_LOGIN", "NAVTRACK_CRX1_GPS", "NAVTRACK_GV25_GPS",
-             "TRACCAR_LOGIN_TZ", "TRACCAR_GPS_LBS_12", "TRACCAR_GPS_LBS_22", "TRACCAR_STATUS",
-             "TRACCAR_ALARM_VIBRATION", "TRACCAR_ALARM_OVERSPEED", "TRACCAR_LBS_ALARM_SOS",
-             "TRACCAR_INFO_VOLTAGE", "TRACCAR_INFO_ICCID"]
-    samples = [(f"{name.lower()}, frames_gt06 (temporary list)", getattr(module, name))
-               for name in names if hasattr(module, name)]
-    return {"SAMPLES": samples, "PREAMBLE": [module.DOC_LOGIN],
-            "UDP_SAMPLES": [("login, DOC frame as one datagram (temporary list)", module.DOC_LOGIN)]}
-
-
-_TEMPORARY_FALLBACK = {"gt06": _temporary_gt06_frames}
-# ... and gt06.CODEC declares no `transports` yet: expected to fail (xfail) until it does.
-_TEMPORARY_NO_TRANSPORTS = {"gt06"}
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -81,8 +61,6 @@ def _load(codec: Codec) -> Frames:
         return Frames(codec, problem=f"{module_name} does not exist: every registered codec needs a frames module")
     data = {key: getattr(module, key) for key in ("SAMPLES", "UDP_SAMPLES", "PREAMBLE", "MALFORMED")
             if hasattr(module, key)}
-    if "SAMPLES" not in data and codec.name in _TEMPORARY_FALLBACK:
-        data = _TEMPORARY_FALLBACK[codec.name](module)
     if not data.get("SAMPLES"):
         return Frames(codec, problem=f"{module_name} exports no SAMPLES (list of (label, frame bytes))")
     return Frames(codec, samples=list(data["SAMPLES"]), udp_samples=list(data.get("UDP_SAMPLES", [])),
@@ -148,8 +126,6 @@ def test_every_registered_codec_has_cited_samples(name):
 def test_every_codec_declares_its_transports_and_has_samples_for_each(name):
     frames = FRAMES[name]
     transports = getattr(frames.codec, "transports", None)
-    if transports is None and name in _TEMPORARY_NO_TRANSPORTS:
-        pytest.xfail(f"{name}.CODEC.transports not declared yet (temporary, see top of module)")
     assert isinstance(transports, frozenset) and transports, f"{name}: CODEC.transports (frozenset[Transport]) missing"
     assert transports <= set(Transport)
     assert Transport.TCP not in transports or frames.samples, f"{name} speaks TCP but has no SAMPLES"

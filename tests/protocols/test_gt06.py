@@ -15,14 +15,26 @@ try:  # tests/protocols is on sys.path when pytest runs it as a plain directory 
 except ImportError:  # ... and a package if someone adds __init__.py files
     from . import frames_gt06 as F  # type: ignore[no-redef]
 from protocols import gt06
-from protocols.base import Command, Decoded, Detection, Frame, FrameError, Session, Transport, UnsupportedCommand
+from protocols.base import (
+    Command,
+    Decoded,
+    Detection,
+    Frame,
+    FrameError,
+    Session,
+    Transport,
+    UnsupportedCommand,
+    guarded_decode,
+    guarded_identify,
+)
 from protocols.gt06 import CODEC, Gt06Session
 from tests.protocols.fuzzing import drive_codec, mutated
 from schemas.alarms import Alarm
-from schemas.records import Alert, Cell, Event, Position, Record, Wifi, from_msgpack, to_msgpack
+from schemas.records import Alert, Ble, Cell, Event, Position, Record, Telemetry, Wifi, from_msgpack, to_msgpack
 
 UTC = timezone.utc
-NOW = datetime(2025, 1, 1, tzinfo=UTC)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)  # the clock of the 0x8A time reply
+LATEST_SAMPLE = datetime(2026, 8, 21, tzinfo=UTC)  # newest capture: Traccar 9e5c458a's commit date
 DEV = "868120000000001"  # put in the session before non-login frames, as a login would
 
 
@@ -53,7 +65,10 @@ def session(device_id: str | None = DEV) -> Gt06Session:
 
 
 def decode(raw: bytes, s: Session | None = None, now: datetime = NOW) -> Decoded:
-    return CODEC.decode(raw, s if s is not None else session(), now)
+    """Through the guard, as every caller does; a codec bug fails the test."""
+    decoded = guarded_decode(CODEC, raw, s if s is not None else session(), now)
+    assert not decoded.bug, decoded.error
+    return decoded
 
 
 def t(*fields: int) -> datetime:
@@ -87,6 +102,18 @@ def event(name: str, device_id: str = DEV, **kw) -> Event:
     return Event(protocol="gt06", device_id=device_id, event=name, **kw)
 
 
+def telemetry(time: datetime | None = None, **kw) -> Telemetry:
+    return Telemetry(protocol="gt06", device_id=DEV, time=time, **kw)
+
+
+def fix_details(time: datetime | None, **details) -> Event:
+    return Event(protocol="gt06", device_id=DEV, time=time, event="fix_details", details=details)
+
+
+def info_event(text: str | None = None, **details) -> Event:
+    return Event(protocol="gt06", device_id=DEV, event="info", text=text, details=details)
+
+
 def cell(mcc: int, mnc: int, lac: int, cid: int, rssi: int | None = None) -> Cell:
     return Cell(mcc=mcc, mnc=mnc, lac=lac, cid=cid, rssi=rssi)
 
@@ -97,7 +124,7 @@ def assert_sane_fix(record: Record) -> None:
         return
     if record.lat is not None:
         assert -90 <= record.lat <= 90 and -180 <= record.lon <= 180
-    assert record.time is None or t(2000, 1, 1) <= record.time <= NOW + timedelta(days=1)
+    assert record.time is None or t(2000, 1, 1) <= record.time <= LATEST_SAMPLE + timedelta(days=1)
     assert record.speed_kmh is None or 0 <= record.speed_kmh < 500
     assert record.course_deg is None or 0 <= record.course_deg <= 360
     assert record.satellites is None or 0 <= record.satellites <= 15
@@ -162,6 +189,15 @@ CASES: dict[str, Case] = {
         [fix(t(2021, 12, 23, 21, 4, 2), False, -19.89046, -43.901587, 0.0, 317.0, 3,
              cells=[cell(724, 23, 1231, 11811)])],
         "78780522003542240D0A", "gps_lbs"),
+    "NAVTRACK_CRX3MINI_LOGIN": Case(  # type 2014, time zone 3201: east 8:00, Chinese; serial 000F echoed
+        [event("login", "355929100826875", details={"type_id": "2014", "tz_offset_min": 480, "language": 1})],
+        "78780501000F30A20D0A", "login", "355929100826875"),
+    "NAVTRACK_CRX3MINI_GPS": Case(  # course D941: positioned, west, south, 321 deg; 3 km/h
+        [fix(t(2021, 12, 14, 15, 19, 16), True, -7.21528, -35.904102, 3.0, 321.0, 3, cells=[cell(724, 2, 20783, 31)])],
+        "78780522000DFFEF0D0A", "gps_lbs"),
+    "NAVTRACK_GV25_LOGIN": Case(  # time zone 12C9: west 3:00, Chinese; serial 0052 echoed
+        [event("login", "355929100625814", details={"type_id": "2014", "tz_offset_min": -180, "language": 1})],
+        "787805010052B9C20D0A", "login", "355929100625814"),
     # --- Traccar ---
     "TRACCAR_LOGIN_TZ": Case(  # time zone 190A: west 4:00, English
         [event("login", "864717003664467", details={"type_id": "100f", "tz_offset_min": -240, "language": 2})],
@@ -198,7 +234,8 @@ CASES: dict[str, Case] = {
         [heartbeat(None, None, {"variant_length": 16, **info()})],
         "787805135EE410B50D0A", "status"),
     "TRACCAR_HEARTBEAT_23": Case(  # info C0, 0122 = 2.90 V, GSM 4
-        [heartbeat(None, 4, {"battery_v": 2.9, "gsm_level": 4, **info(output_cut=True, gps=True)})],
+        [heartbeat(None, 4, {"battery_v": 2.9, "gsm_level": 4, **info(output_cut=True, gps=True)}),
+         telemetry(battery_v=2.9)],
         "787805230008F29E0D0A", "heartbeat"),
     "TRACCAR_ALARM_VIBRATION": Case(  # info 48 (vibration bits) and alarm 03
         alerted(fix(t(2015, 12, 29, 10, 43, 33), True, 23.111682, 114.409253, 0.0, 111.0, 8,
@@ -327,7 +364,8 @@ CASES: dict[str, Case] = {
                     battery_pct=93, cells=[cell(460, 0, 9475, 53012384)], alarms=[Alarm.TAMPER])),
         "787805161EC33AD30D0A", "alarm"),
     "FORK_STATUS_36": Case(  # modules 0032 startup, 0018 = 4.02 V, 006A = 95 %
-        [heartbeat(95, 4, {"voltage_level": 5, "gsm_level": 4, "battery_v": 4.02, **info()})],
+        [heartbeat(95, 4, {"voltage_level": 5, "gsm_level": 4, "battery_v": 4.02, **info()}),
+         telemetry(battery_v=4.02, battery_pct=95)],
         "7878053603248FB00D0A", "status"),
     "FORK_LBS_ALARM_A5_TAMPER": Case(  # Traccar: ALARM_TAMPERING (13)
         alerted(cells_only(None, battery_pct=83, rssi=4, cells=[cell(302, 208, 30175, 9987605)],
@@ -342,21 +380,209 @@ CASES: dict[str, Case] = {
         alerted(fix(t(2021, 8, 23, 7, 59, 16), True, 29.670202, 106.49152, 0.0, 276.0, 15,
                     battery_pct=83, rssi=4, cells=[cell(460, 1, 39424, 175055873)], alarms=[Alarm.LOW_BATTERY])),
         "787805A40190736E0D0A", "alarm"),
+    # --- Traccar 9e5c458a (TC): model variants. Byte readings beside each case. ---
+    "TRACCAR_DASHCAM_95": Case(  # JC100, 7 content bytes: 2019-10-07 18:35:32, event 01 = general (no position)
+        alerted(cells_only(t(2019, 10, 7, 18, 35, 32), alarms=[Alarm.GENERAL]))
+        + [fix_details(t(2019, 10, 7, 18, 35, 32), dashcam_event=1)],
+        "78780595000133C40D0A", "alarm"),
+    "TRACCAR_SERIAL_9B_WITH_CRLF": Case(  # device type 03; not printable: hex, as Traccar expects
+        [event("serial_data", details={"device_type": 3, "data_hex": "32382e33a1e60d0a"})], None, "serial_data"),
+    "TC_LBS_COUNTED_24": Case(  # TA 00, MCC 0194 MNC 62, 2 cells: 13EE/00606A/34, 13EE/006069/2E
+        [cells_only(t(2022, 3, 6, 12, 35, 30), cells=[cell(404, 98, 5102, 24682, -52), cell(404, 98, 5102, 24681, -46)])],
+        "78780524003A6C0A0D0A", "lbs_multi"),
+    "TC_SR411_24": Case(  # course 1846: positioned, west, south, 70 deg; ignition 01, 04ED = 12.61 V, 0194 = 4.04 V
+        [fix(t(2022, 6, 26, 16, 54, 0), True, -22.907096, -43.1312, 0.0, 70.0, 8, cells=[cell(724, 2, 14921, 28422)]),
+         telemetry(t(2022, 6, 26, 16, 54, 0), battery_v=4.04),
+         fix_details(t(2022, 6, 26, 16, 54, 0), ignition=True, external_v=12.61)],
+        "7878052400BEAE260D0A", "gps_lbs"),
+    "TC_SL4X_32_ALTITUDE": Case(  # LBS 0A: 02D4/000A/C3C7/0DBDC40B; info 46, voltage F0 (no level), GSM 04,
+        # alarm 21 (undocumented: general), language 02, altitude 02AF
+        alerted(fix(t(2024, 6, 19, 1, 38, 28), True, -22.892754, -47.094412, 0.0, 0.0, 13, altitude_m=687.0, rssi=4,
+                    cells=[cell(724, 10, 50119, 230540299)], alarms=[Alarm.GENERAL])),
+        "787805320017C5A10D0A", "gps_lbs"),
+    "TC_SL4X_32_POWER_CUT": Case(  # info 52 (bits 010 power cut), voltage 6, GSM 4, alarm 02 power cut
+        alerted(fix(t(2024, 2, 20, 18, 51, 36), True, -12.91576, -38.421312, 0.0, 267.0, 10, battery_pct=100, rssi=4,
+                    cells=[cell(724, 11, 50471, 60418)], alarms=[Alarm.POWER_CUT])),
+        "78780532005E1A640D0A", "gps_lbs"),
+    "TC_AZ735_32_NO_GPS": Case(  # GPS length 00; LBS 09: 01FE/0A/060F/006A1E, RSSI 3F; 36 zero neighbour bytes
+        [cells_only(t(2017, 7, 7, 8, 56, 25), cells=[cell(510, 10, 1551, 27166, -63)]),
+         fix_details(t(2017, 7, 7, 8, 56, 25), status=0)],
+        "79790005320121BB650D0A", "gps_lbs"),
+    "TC_AZ735_32_GPS": Case(  # GPS length 0C, course 1035: positioned, south, 53 deg; 3 neighbour cells
+        [fix(t(2017, 6, 23, 12, 27, 24), True, -6.133382, 106.995049, 0.0, 53.0, 9, cells=[
+            cell(510, 10, 124, 2321, -36), cell(510, 10, 124, 2322, -36), cell(510, 10, 129, 20222, -33),
+            cell(510, 10, 197, 4111, -18)]),
+         fix_details(t(2017, 6, 23, 12, 27, 24), status=0)],
+        "797900053200BCEDD10D0A", "gps_lbs"),
+    "TC_AZ735_ALARM_33": Case(  # no GPS, no LBS; status A0 = armed (a state, no alarm)
+        [cells_only(t(2017, 7, 6, 9, 2, 11)), fix_details(t(2017, 7, 6, 9, 2, 11), status=0xA0)],
+        "797900053301094CF30D0A", "alarm"),
+    "TC_X1_GPS_34": Case(  # course 144C: positioned, north, 76 deg; 0500 = 12.80 V, 018F = 3.99 V; ports 4221xxxx: 2 ADC
+        [fix(t(2017, 6, 24, 9, 19, 12), True, 28.562367, 77.20652, 0.0, 76.0, 9, cells=[cell(404, 11, 177, 18431)]),
+         telemetry(t(2017, 6, 24, 9, 19, 12), battery_v=3.99),
+         fix_details(t(2017, 6, 24, 9, 19, 12), odometer=0, external_v=12.8, inputs=0, outputs=1, adc1_v=0.05,
+                        adc2_v=0.03)],
+        None, "gps_lbs"),
+    "TC_TRX16I_36_RFID": Case(  # course 9400: positioned, north; odometer 64, 0514 = 13.00 V, 28 = 4.0 V, 6 min
+        [fix(t(2025, 12, 29, 15, 23, 36), True, 22.602109, 113.832, 0.0, 0.0, 15, cells=[cell(460, 0, 9711, 88139916)]),
+         telemetry(t(2025, 12, 29, 15, 23, 36), battery_v=4.0),
+         fix_details(t(2025, 12, 29, 15, 23, 36), ignition=True, odometer=100, external_v=13.0, working_min=6,
+                        driver_id="c3000001453f9201")],
+        "787805360034B5590D0A", "gps_lbs"),
+    "TC_TRX16I_36": Case(  # ignition off, 051E = 13.10 V, 22 min, no card
+        [fix(t(2025, 12, 29, 15, 40, 6), True, 22.602109, 113.832, 0.0, 0.0, 15, cells=[cell(460, 0, 9711, 88139916)]),
+         telemetry(t(2025, 12, 29, 15, 40, 6), battery_v=4.0),
+         fix_details(t(2025, 12, 29, 15, 40, 6), ignition=False, odometer=100, external_v=13.1, working_min=22)],
+        "787805366E5BD1ED0D0A", "gps_lbs"),
+    "TC_GPS_LBS_38": Case(  # course CCAB: not positioned, west, north, 171 deg; cell type 03 (4G), RSSI 001B;
+        # module 002E = odometer 15C4
+        [fix(t(2025, 5, 14, 14, 12, 38), False, 9.89775, -84.102996, 0.0, 171.0, 5,
+             cells=[cell(712, 1, 3108, 297736, -27)]),
+         fix_details(t(2025, 5, 14, 14, 12, 38), odometer=5572)],
+        "7979000538021F3A8A0D0A", "gps_lbs"),
+    "TC_MODULAR_70_BLE": Case(  # module 7F: tag C4A82841074A, battery 7FFF (no reading), 100 %, 0122 = 29.0 degC
+        [cells_only(None, ble=[Ble(mac="c4:a8:28:41:07:4a")]),
+         fix_details(None, tag_battery_pct=100, tag_temperature_c=29.0)],
+        "79790005701EA4CD570D0A", "gps_modular"),
+    "TC_MODULAR_70_IMEI": Case(  # modules 0000, 0035, 002C, 0043, 0001 (IMEI), 1000: none we read
+        [], "7979000570004E8A820D0A", "gps_modular"),
+    "TC_MODULAR_70_VL103": Case(  # module 33: 6303564E = 2022-08-22 10:11:26, 7 sats, 0170 = 368 m, course 1466;
+        # 34: event 0E; 18: 0195 = 4.05 V; 28: HDOP 12 = 1.8; 03: ICCID
+        [fix(t(2022, 8, 22, 10, 11, 26), True, 45.802662, 8.887944, 0.0, 102.0, 7, altitude_m=368.0, hdop=1.8),
+         telemetry(t(2022, 8, 22, 10, 11, 26), battery_v=4.05),
+         fix_details(t(2022, 8, 22, 10, 11, 26), event=14, iccid="89395000210515306836")],
+        "79790005700CE24C440D0A", "gps_modular"),
+    "TC_OBD_8C": Case(  # PIDs 28x odometer, 47x fuel used, 2Bx fuel, 2Dx coolant 189C, 35x speed 16A8, 36x rpm 28AC8
+        [Event(protocol="gt06", device_id=DEV, time=t(2018, 11, 21, 2, 18, 27), event="obd", text=(
+            "173=0,223=1,283=00000000,463=00000056,473=0000000f,483=00000011,2B3=00000000,2D3=0000189c,"
+            "353=000016a8,363=00028ac8,393=0000020a,303=000005aa,493=00000000,4A3=KNAF241CMK5014255,"
+            "3A3=00000385,503=0000"), details={
+            "ignition": True, "odometer": 0.0, "fuel_used": 0.15, "fuel_level": 0.0, "coolant_c": 63.0,
+            "obd_speed_kmh": 58.0, "rpm": 1666.0, "engine_hours": 0.0, "vin": "KNAF241CMK5014255"})],
+        None, "obd"),
+    "TC_DASHCAM_95_ACCELERATION": Case(  # 2019-10-02 09:50:28, event 90 = harsh acceleration (Traccar)
+        alerted(cells_only(t(2019, 10, 2, 9, 50, 28), alarms=[Alarm.HARSH_ACCELERATION]))
+        + [fix_details(t(2019, 10, 2, 9, 50, 28), dashcam_event=0x90)],
+        "78780595000133C40D0A", "alarm"),
+    "TC_DASHCAM_95_JC400": Case(  # FFFF 01; course 1CA9: positioned, west, north, 169 deg; speed 002C; 008A = 13.8 V;
+        # event 92 cornering; two video file names
+        alerted(fix(t(2024, 11, 13, 3, 20, 6), True, 43.897038, -79.27096, 44.0, 169.0, 10,
+                    alarms=[Alarm.HARSH_CORNERING]))
+        + [fix_details(t(2024, 11, 13, 3, 20, 6), external_v=13.8, dashcam_event=0x92),
+           Event(protocol="gt06", device_id=DEV, time=t(2024, 11, 13, 3, 20, 6), event="dashcam_files", text=(
+               "EVENT_862798052429087_00000000_2024_11_12_22_20_06_I_56.mp4,"
+               "EVENT_862798052429087_00000000_2024_11_12_22_20_06_F_55.mp4"))],
+        "78780595003767710D0A", "alarm"),
+    "TC_DASHCAM_95_JC400_EVENT": Case(  # event 69: no alarm (Traccar: event 0x69 only)
+        [fix(t(2023, 7, 25, 21, 32, 19), True, -12.955359, -38.407556, 47.0, 190.0, 15),
+         fix_details(t(2023, 7, 25, 21, 32, 19), external_v=13.5, dashcam_event=0x69),
+         Event(protocol="gt06", device_id=DEV, time=t(2023, 7, 25, 21, 32, 19), event="dashcam_files",
+               text="EVENT_862798050175112_00000000_2023_07_25_18_32_05_14.mp4")],
+        "787805950119B6D50D0A", "alarm"),
+    "TC_SERIAL_9B_TEXT": Case([event("serial_data", text="D7520A62", details={"device_type": 3})], None, "serial_data"),
+    "TC_SERIAL_9B_FRAMED": Case(
+        [event("serial_data", details={"device_type": 3, "data_hex": "0235393030423438434542384103"})],
+        None, "serial_data"),
+    "TC_SERIAL_9B_BINARY": Case([event("serial_data", details={"device_type": 3, "data_hex": "80d600"})],
+                                None, "serial_data"),
+    "TC_STATUS_A3_SHORT": Case(  # info 46, extension 0001, voltage 6, signal 64, power 0C, language 01
+        [heartbeat(100, None, {"voltage_level": 6, "signal": 100, "power": 12, **info(gps=True, charging=True, acc=True)})],
+        "787805A3123D3E7D0D0A", "status"),
+    "TC_STATUS_A3_STEPS": Case(  # voltage 5, signal 32, power 1E, steps 00000258, battery 4F = 79 %, moving
+        [heartbeat(79, None, {"voltage_level": 5, "signal": 50, "power": 30, "battery_charging": False, "moving": True,
+                              **info()}),
+         telemetry(steps=600, battery_pct=79)],
+        "787805A30000723A0D0A", "status"),
+    "TC_FENCE_A3": Case(  # no fix; byte 39 before the 4G cell; info 04, voltage 5, GSM 4, alarm 00
+        [fix(t(2017, 11, 16, 8, 19, 54), False, None, None, 0.0, 0.0, 0, battery_pct=83, rssi=4,
+             cells=[cell(460, 0, 37265, 151394051)])],
+        "787805A3000340A10D0A", "alarm"),
+    "TC_LBS_ADDRESS_A7": Case([cells_only(None, cells=[cell(460, 0, 37265, 151394051)])], None, "address_request"),
+    "TC_PERIPHERAL_F2_BATTERY": Case(  # 6718E430; item 000C: level 47, not charging, 0 cycles
+        [Event(protocol="gt06", device_id=DEV, time=t(2024, 10, 23, 11, 55, 28), event="peripheral", details={
+            "external_battery_pct": 71, "external_charging": False, "external_battery_cycles": 0})],
+        "79790005F20024FF8A0D0A", "peripheral"),
+    "TC_PERIPHERAL_F2_BUTTON": Case(  # item 000B skipped; item 000A: BLE button C4A82828CCFE, data type 02
+        [Event(protocol="gt06", device_id=DEV, time=t(2024, 10, 23, 11, 52, 41), event="peripheral",
+               text="BTBUTTON,A,S#168,54", details={"ble_mac": "c4:a8:28:28:cc:fe", "ble_event": 0,
+                                                    "ble_event_data": 0, "ble_data_type": 2})],
+        "79790005F20016ED1B0D0A", "peripheral"),
+    "TC_WIFI_F3": Case(  # 7 access points without signal
+        [cells_only(t(2020, 12, 11, 10, 38, 42), wifi=[Wifi(mac=m) for m in (
+            "dc:9f:db:1c:1d:76", "c8:3a:35:69:a3:71", "88:25:93:72:87:00", "ec:41:18:0c:82:09", "88:c3:97:49:55:37",
+            "38:91:d5:60:4d:63", "38:91:d5:60:4d:68")])],
+        None, "wifi"),
+    "TC_LW4G_A2": Case(  # course 1C6A: positioned, west, north, 106 deg; 4G cell; info 41, 0000 V, battery 2A = 42 %
+        [fix(t(2024, 11, 15, 15, 52, 7), True, 3.501628, -76.504233, 0.0, 106.0, 15, battery_pct=42, rssi=4,
+             cells=[cell(732, 101, 27009, 156660937)]),
+         fix_details(t(2024, 11, 15, 15, 52, 7), external_v=0.0, odometer=19249, working_s=0, inputs=0x0200)],
+        "787805A201A2B7260D0A", "gps_lbs"),
+    "TC_LW4G_A2_POWERED": Case(  # 04DF = 12.47 V, battery 6, GSM 3, alarm 1C (undocumented: general)
+        alerted(fix(t(2024, 6, 27, 14, 15, 5), True, 19.702082, -99.119508, 0.0, 0.0, 15, battery_pct=100, rssi=3,
+                    cells=[cell(334, 20, 613, 38620674)], alarms=[Alarm.GENERAL]))
+        + [fix_details(t(2024, 6, 27, 14, 15, 5), external_v=12.47, odometer=512000, working_s=0, inputs=0x00C8)],
+        "787805A202A832140D0A", "gps_lbs"),
+    "TC_WIFI_LBS_A2_LONG": Case(
+        [cells_only(t(2024, 11, 15, 15, 29, 38), cells=[
+            cell(732, 101, 27009, 156671638, -72), cell(732, 101, 27009, 156671538, -85),
+            cell(732, 101, 27009, 156671488, -82), cell(732, 101, 27009, 156671688, -70),
+            cell(732, 101, 27009, 156671588, -50)], wifi=[
+            Wifi(mac="f2:7c:f6:4f:17:e1", rssi=-60), Wifi(mac="90:9a:4a:53:77:8c", rssi=-61),
+            Wifi(mac="c8:3a:35:0f:a1:b8", rssi=-69), Wifi(mac="22:97:6d:5e:a4:85", rssi=-72),
+            Wifi(mac="54:af:97:6b:9a:b0", rssi=-76), Wifi(mac="b0:4e:26:d7:03:92", rssi=-81)])],
+        "787805A202A1AFD50D0A", "wifi_lbs"),
+    "TC_STRING_15_NO_LENGTH": Case(  # command length 00: the text runs to the language field 0001
+        [event("command_result", text="DYD=Success!", details={"server_flag": 0})],
+        "787805150009B3600D0A", "command_result"),
+    "TC_STRING_15_NO_LENGTH_FUEL": Case(
+        [event("command_result", text="Already in the state of fuel supply to resume,the command is not running!",
+               details={"server_flag": 0})],
+        "787805150019A3E10D0A", "command_result"),
+    "TC_INFO_VOLTAGE_0B": Case([info_event(info_type=11, external_v=7.39)], None, "info"),
+    "TC_INFO_TEMPERATURE_1E": Case([info_event(info_type=30, temperature_c=21.3, humidity_pct=75.0)], None, "info"),
+    "TC_INFO_ICCID_0A": Case([info_event(info_type=10, imsi="520050218721401", iccid="8966051912408052452")],
+                             None, "info"),
+    "TC_INFO_ICCID_SWAPPED": Case([info_event(info_type=10, imsi="502194200448892", iccid="8960191302978058275")],
+                                  None, "info"),
+    "TC_INFO_VOLTAGE_ZERO": Case([info_event(info_type=0, external_v=0.0)], None, "info"),
+    "TC_INFO_FUEL_TIMED": Case(  # 6-byte time, then the sensor text
+        [info_event("!AIOIL,02,008.290,029.600,519J,0400,008.430,0,00,AB", info_type=13)], None, "info"),
+    "TC_INFO_FUEL": Case([info_event("!AIOIL,02,002.720,029.500,524J,0100,003.400,0,00,93", info_type=13)],
+                         None, "info"),
+    "TC_INFO_DOOR_TIMED": Case([info_event(info_type=5, door=True, trigger_high=True, io_high=False)], None, "info"),
+    "TC_DEVICE_STATUS_F1": Case(  # 6318C000; items 0001 = 01 (still), 0002 armed, 0004 ignition, 0005 = 0195 = 4.05 V
+        [Event(protocol="gt06", device_id=DEV, time=t(2022, 9, 7, 16, 0, 0), event="device_status", details={
+            "moving": False, "armed": True, "ignition": True, "external_v": 4.05})],
+        "79790005F10080F3C00D0A", "device_status"),
+    "TC_SL4X_31": Case(  # cell 02D4/000A/C3C7/0DBDC415; ignition 01, reason 00, re-upload 00, odometer 0, 02A6 m
+        [fix(t(2024, 6, 19, 1, 43, 57), True, -22.89278, -47.094444, 0.0, 0.0, 12, altitude_m=678.0,
+             cells=[cell(724, 10, 50119, 230540309)]),
+         fix_details(t(2024, 6, 19, 1, 43, 57), ignition=True, reason=0, odometer=0)],
+        "78780531000EA7850D0A", "gps_lbs"),
+    "TC_IBUTTON_61": Case(  # course D800: positioned, west, south; cell LAC 0000 dropped; key 000001395581
+        [fix(t(2025, 10, 30, 13, 56, 6), True, -25.082746, -50.168727, 0.0, 0.0, 8),
+         fix_details(t(2025, 10, 30, 13, 56, 6), driver_id="20534657")],
+        "78780561000D16FD0D0A", "gps_lbs"),
+    "TC_RFID_17": Case(  # course 1400: positioned, north; card BF0000012CA7E001
+        [fix(t(2024, 6, 14, 2, 24, 49), True, 22.666069, 113.818036, 0.0, 0.0, 6, cells=[cell(460, 0, 10349, 3917)]),
+         fix_details(t(2024, 6, 14, 2, 24, 49), driver_id="bf0000012ca7e001")],
+        "787805170004DD3D0D0A", "gps_lbs"),
 }
 
 # Valid frames the codec does not decode: dead-lettered, a 78 78 one still acked as Traccar does.
 UNSUPPORTED = {
-    "TRACCAR_UNSUPPORTED_95": "78780595000133C40D0A",
-    "TRACCAR_SERIAL_9B_WITH_CRLF": None,
-    "FORK_UNSUPPORTED_A2_LW4G": None,
+    "TC_UNSUPPORTED_66": None,  # 79 79 frames of unknown types get no ack
+    "TC_UNSUPPORTED_84": None,
+    "TC_UNSUPPORTED_1F": "7878051F00B1F9D90D0A",
+    "TC_X1_PHOTO_INFO_35": "787805350133375A0D0A",
+    "TC_SPACE10X_19": "787805190654CB730D0A",  # 78 78 unknown shape: acked as Traccar acks
 }
-BAD_CRC = ["TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21"]
-NOT_UPLINK = {"DOC_LOGIN_REPLY", "DOC_HEARTBEAT_REPLY_0100", "DOC_ALARM_REPLY_001C", "DOC_TIME_REPLY",
-              "DOC_COMMAND_80", "NAVTRACK_LOGIN_REPLY", "NAVTRACK_GV25_HEARTBEAT_REPLY", "TRACCAR_ENCODER_RELAY",
-              "TRACCAR_THREE_FRAMES_FD"}
-# Every uplink sample: one frame each.
-SAMPLES: dict[str, bytes] = {name: value for name, value in vars(F).items()
-                             if name.isupper() and isinstance(value, bytes) and name not in NOT_UPLINK}
+BAD_CRC = ["NAVTRACK_BAD_CRC_HEARTBEAT", "NAVTRACK_BAD_CRC_12", "TRACCAR_BAD_CRC_27", "TRACCAR_BAD_CRC_2E", "TRACCAR_BAD_CRC_21", "TC_BAD_CRC_95_BRAKING",
+           "TC_BAD_CRC_95_SOS", "TC_BAD_CRC_95_ACCIDENT"]
+NO_CONTENT = ["TC_EMPTY_12"]  # CRC-valid, no content: Malformed, no reply
+NOT_UPLINK = F.NOT_UPLINK
+# Every uplink sample by constant name: one frame each.
+SAMPLES: dict[str, bytes] = dict(F.UPLINK)
 UNFRAMED_365 = {"TRACCAR_365_LOGIN", "TRACCAR_365_GPS", "TRACCAR_365_HEARTBEAT", "TRACCAR_365_WIFI_69",
                 "TRACCAR_365_WIFI_17", "FORK_365_GPS_11"}
 
@@ -382,8 +608,62 @@ def test_records_survive_the_wire_format() -> None:
 
 
 def test_every_sample_has_a_case() -> None:
-    covered = set(CASES) | set(UNSUPPORTED) | set(BAD_CRC)
+    covered = set(CASES) | set(UNSUPPORTED) | set(BAD_CRC) | set(NO_CONTENT)
     assert covered == set(SAMPLES), set(SAMPLES) ^ covered
+
+
+def test_conformance_exports_hold_every_sample() -> None:
+    """frames_gt06.SAMPLES (for the registry-driven suite) is exactly the frames that must decode, and
+    MALFORMED the real frames that must not."""
+    assert sorted(frame for _, frame in F.SAMPLES) == sorted(SAMPLES[name] for name in CASES)
+    assert sorted(frame for _, frame in F.MALFORMED) == sorted(
+        [SAMPLES[name] for name in [*UNSUPPORTED, *BAD_CRC, *NO_CONTENT]] + [F.TRACCAR_THREE_FRAMES_FD[:97]])
+    assert all(frame in SAMPLES.values() for _, frame in F.UDP_SAMPLES)
+    assert len({label for label, _ in F.SAMPLES}) == len(F.SAMPLES)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_identify_agrees_with_decode(name: str) -> None:
+    """The listener's thin path gives the same device id, reply and message type as a full decode, on
+    its own session (as the listener and a processor each hold one)."""
+    case = CASES[name]
+    now = NOW
+    decoded = decode(SAMPLES[name], session(None if case.device_id != DEV else DEV), now)
+    s = session(None if case.device_id != DEV else DEV)
+    identified = guarded_identify(CODEC, SAMPLES[name], s, now)
+    assert not identified.bug and identified.error is None
+    assert (identified.device_id, identified.reply, identified.message_type) == (
+        decoded.device_id, decoded.reply, decoded.message_type)
+    assert s.device_id == case.device_id
+
+
+@pytest.mark.parametrize("name", [*UNSUPPORTED, *BAD_CRC])
+def test_identify_agrees_on_frames_that_do_not_decode(name: str) -> None:
+    decoded, identified = decode(SAMPLES[name]), guarded_identify(CODEC, SAMPLES[name], session(), NOW)
+    assert identified.error and not identified.bug
+    assert identified.reply == decoded.reply
+
+
+def test_content_faults_are_acked_by_identify_and_dead_lettered_by_decode() -> None:
+    """identify reads the envelope only: a CRC-valid 0x12 with no content is answered (the device goes
+    on) and the processors dead-letter it; neither is a bug."""
+    decoded = decode(F.TC_EMPTY_12)
+    identified = guarded_identify(CODEC, F.TC_EMPTY_12, session(), NOW)
+    assert decoded.error and "content ends" in decoded.error and decoded.reply is None
+    assert identified.error is None and identified.reply == with_crc(bytes.fromhex("787805120099"))
+
+
+def test_positioned_dashcam_alarm() -> None:
+    """Constructed: TC_BAD_CRC_95_ACCIDENT with its CRC recomputed (content unchanged), for the JC100 form
+    with a position: time 6, lat 4, lon 4, course/status 2 (1400: positioned, north), event 93, data 2."""
+    raw = with_crc(F.TC_BAD_CRC_95_ACCIDENT[:-4])
+    when = t(2020, 10, 2, 12, 41, 20)
+    position = fix(when, True, 50.0, 19.0, None, 0.0, None, alarms=[Alarm.ACCIDENT])
+    decoded = decode(raw)
+    assert decoded.records == [*alerted(position), fix_details(when, dashcam_event=0x93), Event(
+        protocol="gt06", device_id=DEV, time=when, event="dashcam_files",
+        text="EVENT_353376110023196_00000000_2020_10_02_14_41_20_05.mp4")]
+    assert decoded.reply == with_crc(bytes.fromhex("787805950004"))
 
 
 @pytest.mark.parametrize("name", sorted(set(SAMPLES) - UNFRAMED_365 - set(BAD_CRC) | NOT_UPLINK))
@@ -397,10 +677,14 @@ def test_sample_crc_is_valid(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.reply and not c.reply.startswith("787800")])
 def test_reply_crc_is_valid(name: str) -> None:
-    """Every ack is 78 78, a length that fits, and a CRC our reference agrees with (the 365GPS Wi-Fi
-    reply, 78 78 00 ..., has none)."""
+    """Every ack is 78 78 with a 1-byte length (79 79 and 2 bytes for a 79 79 frame), a length that fits,
+    and a CRC our reference agrees with (the 365GPS Wi-Fi reply, 78 78 00 ..., has none)."""
     reply = bytes.fromhex(CASES[name].reply)
-    assert reply[:2] == b"xx" and reply[2] == len(reply) - 5 and has_valid_crc(reply)
+    assert reply[:2] == SAMPLES[name][:2] and has_valid_crc(reply)
+    if reply[:2] == b"xx":
+        assert reply[2] == len(reply) - 5
+    else:
+        assert int.from_bytes(reply[2:4], "big") == len(reply) - 6
 
 
 def test_replies_equal_the_documented_ones() -> None:
@@ -440,7 +724,8 @@ def test_bad_crc_is_an_error_not_a_crash(name: str) -> None:
 @pytest.mark.parametrize("name", UNSUPPORTED)
 def test_unsupported_messages_are_errors(name: str) -> None:
     decoded = decode(SAMPLES[name])
-    assert decoded.error and decoded.records == []
+    assert decoded.error and decoded.records == [] and not decoded.bug
+    assert "not supported" in decoded.error or "unsupported GT06 protocol number" in decoded.error
     expected = UNSUPPORTED[name]
     assert decoded.reply == (bytes.fromhex(expected) if expected else None)
 
@@ -748,9 +1033,12 @@ def mutated_samples():
 def test_mutated_real_frames_never_raise(data: bytes, chunks: list[int], transport: Transport) -> None:
     run_everything(data, chunks, transport)
     for fixed in (data, with_crc(data[:-4]) if len(data) > 8 else data):  # also past the CRC check
-        decoded = CODEC.decode(fixed, CODEC.new_session(transport), NOW)
+        decoded = guarded_decode(CODEC, fixed, CODEC.new_session(transport), NOW)
         assert isinstance(decoded, Decoded)
+        assert not decoded.bug, decoded.error
         assert decoded.error is None or decoded.records == []
+        identified = guarded_identify(CODEC, fixed, CODEC.new_session(transport), NOW)
+        assert not identified.bug, identified.error
         for record in decoded.records:
             assert_in_range(record)
 
@@ -777,3 +1065,20 @@ def test_any_chunking_gives_the_same_frames(data: list[bytes], cut: list[int]) -
         position += size
         out += drain(framer)
     assert out == expected == [Frame(d) for d in data]
+
+
+def test_codec_speaks_tcp_and_udp() -> None:
+    assert CODEC.transports == frozenset({Transport.TCP, Transport.UDP})
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(["locate", "reboot", "set_interval", "sos_numbers", "custom", "find_device"]),
+       params=st.dictionaries(st.sampled_from(["seconds", "static_seconds", "numbers", "text"]),
+                              st.text(max_size=40), max_size=4))
+def test_encode_raises_nothing_but_unsupported_command(name: str, params: dict[str, str]) -> None:
+    """Whatever the parameters, encode_command gives a CRC-valid 0x80 packet or UnsupportedCommand."""
+    try:
+        packet = CODEC.encode_command(Command(name, params), session())
+    except UnsupportedCommand:
+        return
+    assert packet[:2] == b"xx" and packet[3] == 0x80 and has_valid_crc(packet)
