@@ -445,11 +445,19 @@ class Gps103Codec:
     def new_session(self, transport: Transport) -> Gps103Session:
         return Gps103Session(transport=transport)
 
+    # The module functions raise Malformed; the codec hands it back as the error (callers that call
+    # `decode` directly, as the listener does, get the same answer as through guarded_decode).
     def decode(self, frame: bytes, session: Session, now: datetime) -> Decoded:
-        return decode(frame, session, now)
+        try:
+            return decode(frame, session, now)
+        except Malformed as exc:
+            return Decoded(error=str(exc), device_id=session.device_id)
 
     def identify(self, frame: bytes, session: Session, now: datetime) -> Identified:
-        return identify(frame, session, now)
+        try:
+            return identify(frame, session, now)
+        except Malformed as exc:
+            return Identified(error=str(exc), device_id=session.device_id)
 
     def encode_command(self, command: Command, session: Session) -> bytes:
         return encode_command(command, session)

@@ -442,9 +442,9 @@ def _read_fix(message: _Message, fields: list[str]) -> None:
         raise Malformed(f"H02 {message.header.type}: {len(fields)} fields, a fix needs at least 9")
     hhmmss, validity, lat, ns, lon, ew, speed, course = fields[:8]
     rest = fields[8:]
-    battery: int | None = None
     if rest and len(rest[0]) != 6 and len(rest) > 1 and len(rest[1]) == 6 and rest[0].isdigit():
-        battery = int(rest[0])  # `...,047,4,080918,...`: a battery field before the date
+        # `...,047,4,080918,...`: a field before the date on some firmware (a battery level on an
+        # unknown scale, Traccar's pattern says); skipped.
         rest = rest[1:]
     date = rest[0] if rest else ""
     status_at = next((i for i, value in enumerate(rest[1:], start=1)
@@ -464,7 +464,6 @@ def _read_fix(message: _Message, fields: list[str]) -> None:
         lat=parse_coordinate(lat, ns, 90.0),
         lon=parse_coordinate(lon, ew, 180.0),
         speed_kmh=knots_to_kmh(_number(speed, "speed")),
-        battery_pct=battery if battery is not None and battery <= 100 else None,
     )
     if course.strip():
         value = _number(course, "course")
@@ -825,11 +824,19 @@ class H02Codec:
     def new_session(self, transport: Transport) -> H02Session:
         return H02Session(transport=transport)
 
+    # The module functions raise Malformed; the codec hands it back as the error (callers that call
+    # `decode` directly, as the listener does, get the same answer as through guarded_decode).
     def decode(self, frame: bytes, session: Session, now: datetime) -> Decoded:
-        return decode(frame, session, now)
+        try:
+            return decode(frame, session, now)
+        except Malformed as exc:
+            return Decoded(error=str(exc), device_id=session.device_id)
 
     def identify(self, frame: bytes, session: Session, now: datetime) -> Identified:
-        return identify(frame, session, now)
+        try:
+            return identify(frame, session, now)
+        except Malformed as exc:
+            return Identified(error=str(exc), device_id=session.device_id)
 
     def encode_command(self, command: Command, session: Session) -> bytes:
         return encode_command(command, session)
