@@ -352,7 +352,7 @@ def _on_obd(parsed: _Frame) -> list[Record]:
         details["dtcs"] = " ".join(dtcs)
     battery = _optional_number(f[12], "battery voltage")
     records: list[Record] = [Event(protocol=NAME, device_id=device_id, event="obd", time=time, details=details)]
-    if battery is not None:
+    if battery:  # 0.00 V: the adapter read no voltage (absent values are omitted, never 0)
         records.append(Telemetry(protocol=NAME, device_id=device_id, time=time, battery_v=battery))
     return records
 
