@@ -26,6 +26,7 @@ SAMPLES = [
     ("watch", WATCH.UD_ZJ),
     ("gotop", b"#" + GOTOP.TRACCAR_CMD_KEY + b"#"),
     ("gotop", b"#" + GOTOP.TRACCAR_CMD_X + b"#"),
+    ("gps103", b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;"),
 ]
 
 GARBAGE = [
@@ -33,7 +34,6 @@ GARBAGE = [
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
     b"\x00\x00\x00\x00\x00\x00",
-    b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;",  # TK103 (not registered yet)
 ]
 
 
@@ -49,7 +49,7 @@ def test_each_protocol_is_detected_from_its_frames(protocol, frame, transport):
 def test_garbage_matches_no_protocol_with_a_hex_preview(garbage):
     outcome = detect(garbage, Transport.TCP)
     assert isinstance(outcome, NoProtocol)
-    assert "match no known protocol (gt06, watch, gotop)" in outcome.reason
+    assert f"match no known protocol ({', '.join(c.name for c in CODECS)})" in outcome.reason
     assert garbage[:8].hex() in outcome.reason
 
 
@@ -111,4 +111,6 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "watch", "gotop"]
+    names = [c.name for c in CODECS]
+    assert len(set(names)) == len(names) and names[0] == "gt06"
+    assert names.index("gps103") < names.index("gotop")  # `##,imei:` / bare IMEIs before `#IMEI,`

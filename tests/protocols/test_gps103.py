@@ -397,3 +397,26 @@ def test_mutated_frames_never_raise(data, chunks, transport):
     drive_codec(CODEC, data, chunks, transport, 512, NOW)
     assert not guarded_decode(CODEC, data, CODEC.new_session(transport), NOW).bug
     assert not guarded_identify(CODEC, data, CODEC.new_session(transport), NOW).bug
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator's frames decode to what they were built from
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sos", [False, True])
+@pytest.mark.parametrize("lat,lon", [(-33.8688, 151.2093), (59.99999999, -0.5)])
+def test_simulated_frames_decode_to_what_they_were_built_from(sos, lat, lon):
+    from simulator.frames import Fix
+    from simulator.profiles.gps103 import gps103_heartbeat, gps103_login, gps103_report
+
+    imei = "860000000000007"
+    assert _decode(gps103_login(imei)).reply == b"LOAD"
+    assert _decode(gps103_heartbeat(imei)).reply == b"ON"
+    fix = Fix(t(2026, 11, 25, 10, 0, 5), lat, lon, speed_kmh=12.0, course_deg=90.0)
+    decoded = _decode(gps103_report(imei, fix, sos=sos))
+    position = decoded.records[0]
+    assert (position.device_id, position.time, position.valid, position.course_deg) == (imei, fix.time, True, 90.0)
+    assert abs(position.lat - lat) < 2e-6 and abs(position.lon - lon) < 2e-6
+    assert abs(position.speed_kmh - 12.0) < 0.01
+    assert position.alarms == ([Alarm.SOS] if sos else [])
+    assert decoded.reply == (cancel(imei) if sos else None)

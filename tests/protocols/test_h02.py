@@ -480,3 +480,27 @@ def test_mutated_frames_never_raise(data, chunks, transport):
     drive_codec(CODEC, data, chunks, transport, 512, NOW)
     assert not guarded_decode(CODEC, data, CODEC.new_session(transport), NOW).bug
     assert not guarded_identify(CODEC, data, CODEC.new_session(transport), NOW).bug
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator's frames decode to what they were built from
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sos", [False, True])
+@pytest.mark.parametrize("lat,lon", [(-33.8688, 151.2093), (59.99999999, -0.5), (0.0001, -179.9999)])
+def test_simulated_reports_decode_to_their_fix(sos, lat, lon):
+    from simulator.frames import Fix
+    from simulator.profiles.h02 import h02_heartbeat, h02_position
+
+    fix = Fix(t(2026, 11, 25, 10, 0, 5), lat, lon, speed_kmh=12.0, course_deg=90.0)
+    decoded = _decode(h02_position("4100000007", fix, sos=sos))
+    position = decoded.records[0]
+    assert (position.device_id, position.time, position.valid, position.course_deg) == ("4100000007", fix.time, True, 90.0)
+    assert abs(position.lat - lat) < 2e-6 and abs(position.lon - lon) < 2e-6
+    assert abs(position.speed_kmh - 12.0) < 0.01
+    assert position.alarms == ([Alarm.SOS] if sos else [])
+    assert [r.type for r in decoded.records] == (["position", "alert"] if sos else ["position"])
+    assert decoded.reply == b"*HQ,4100000007,V4,V1," + STAMP.encode() + b"#"
+    heartbeat = _decode(h02_heartbeat("4100000007", 90))
+    assert heartbeat.records == [Event(protocol="h02", device_id="4100000007", event="heartbeat", battery_pct=90)]
+    assert heartbeat.reply == b"*HQ,4100000007,HTBT#"
