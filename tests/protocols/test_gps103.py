@@ -420,3 +420,23 @@ def test_simulated_frames_decode_to_what_they_were_built_from(sos, lat, lon):
     assert abs(position.speed_kmh - 12.0) < 0.01
     assert position.alarms == ([Alarm.SOS] if sos else [])
     assert decoded.reply == (cancel(imei) if sos else None)
+
+
+def test_the_example_capture_decodes_as_the_docs_show():
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from trackwire.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "gps103.txt"
+    result = CliRunner().invoke(main, ["decode", str(example)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [(o["type"], o["line"]) for o in out] == [
+        ("event", 1), ("reply", 1), ("event", 2), ("reply", 2), ("position", 3), ("position", 4), ("alert", 4),
+        ("reply", 4), ("event", 5), ("telemetry", 5)]
+    assert [bytes.fromhex(o["hex"]) for o in out if o["type"] == "reply"] == [
+        b"LOAD", b"ON", b"**,imei:359586015829802,E;"]
+    assert out[6]["alarm"] == "sos" and out[9]["battery_v"] == 14.24

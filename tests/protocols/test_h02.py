@@ -504,3 +504,28 @@ def test_simulated_reports_decode_to_their_fix(sos, lat, lon):
     heartbeat = _decode(h02_heartbeat("4100000007", 90))
     assert heartbeat.records == [Event(protocol="h02", device_id="4100000007", event="heartbeat", battery_pct=90)]
     assert heartbeat.reply == b"*HQ,4100000007,HTBT#"
+
+
+def test_the_example_capture_decodes_as_the_docs_show():
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from trackwire.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "h02.txt"
+    result = CliRunner().invoke(main, ["decode", str(example)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [(o["type"], o["line"]) for o in out] == [
+        ("event", 1), ("reply", 1), ("position", 2), ("reply", 2), ("position", 3), ("alert", 3), ("reply", 3),
+        ("position", 4), ("reply", 4)]
+    replies = [bytes.fromhex(o["hex"]) for o in out if o["type"] == "reply"]
+    assert replies[0] == b"*HQ,135790246811220,HTBT#"
+    assert CONFIRM_RE.fullmatch(replies[1]) and replies[1].startswith(b"*HQ,4210051415,V4,V1,")
+    assert replies[3].startswith(b"*HQ,7401004662,V4,NBR,")
+    assert out[5]["alarm"] == "sos"
+
+
+CONFIRM_RE = __import__("re").compile(rb"\*HQ,\d+,V4,(V1|NBR),\d{14}#")
