@@ -88,7 +88,7 @@ def detect(head: bytes, transport: Transport = Transport.TCP) -> Detection:
 
 def _detect_text(head: bytes) -> Detection:
     """`*XX,<digits>,` where XX are two letters; NEED_MORE while `head` could still become that."""
-    for index, byte in enumerate(head[1:3], start=1):
+    for byte in head[1:3]:
         if not (0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A):
             return Detection.NO_MATCH
     if len(head) < 4:
@@ -314,7 +314,7 @@ def position_ack(manufacturer: str, device_id: str, now: datetime) -> bytes:
 ReplyRule = Callable[[Header, datetime], bytes]
 # Message type -> reply. Types not listed get none, except positions on `ack_positions` devices.
 REPLIES: dict[str, ReplyRule] = {
-    "V1": _reply_confirm,  # unconfirmed V1 reports are repeated by the device (Traccar replies always)
+    "V1": _reply_confirm,  # Traccar confirms every V1
     "NBR": _reply_confirm,
     "HTBT": _reply_echo,
     "V0": _reply_echo,

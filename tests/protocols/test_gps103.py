@@ -96,7 +96,8 @@ def cancel(imei: str) -> bytes:
 
 
 def _cases() -> dict[str, Case]:
-    coban = lambda: pos("359586015829802", t(2008, 9, 23, 6, 29, 47), dm(22, 34.4026), dm(113, 54.3277), 0.0)  # noqa: E731
+    coban = lambda: pos(  # noqa: E731
+        "359586015829802", t(2008, 9, 23, 6, 29, 47), dm(22, 34.4026), dm(113, 54.3277), 0.0)
     # local 2008-09-23 19:29, UTC 05:54:03 -> the next UTC day
     mileage = lambda course=None, altitude=None: pos(  # noqa: E731
         "353451044508750", t(2008, 9, 24, 5, 54, 3), dm(22, 33.187), dm(113, 54.3067), 0.0, course, altitude_m=altitude)
@@ -114,8 +115,8 @@ def _cases() -> dict[str, Case]:
         # local 08:37:46, UTC 12:37:46; `100%` in the phone field is not read.
         "battery_field": Case(F.BATTERY_FIELD, "report", [pos("864035052942928", t(2024, 12, 14, 12, 37, 46),
                                                               dm(10, 12.63368), dm(67, 57.59559, True), 0.0, 340.61)]),
-        "utc_no_fraction": Case(F.UTC_NO_FRACTION, "tracker", [pos("864035050002451", t(2020, 12, 23, 6, 49, 47),
-                                                                   dm(19, 35.7064), dm(98, 59.94436, True), kn(0.025))]),
+        "utc_no_fraction": Case(F.UTC_NO_FRACTION, "tracker", [pos(
+            "864035050002451", t(2020, 12, 23, 6, 49, 47), dm(19, 35.7064), dm(98, 59.94436, True), kn(0.025))]),
         "numeric_keyword": Case(F.NUMERIC_KEYWORD, "001", [pos("760112011448012", t(2020, 1, 15, 19, 18, 33),
                                                                dm(61, 36.6174), dm(21, 26.9901), 0.0, 202.6,
                                                                altitude_m=-0.1)]),
@@ -208,8 +209,8 @@ def _cases() -> dict[str, Case]:
             cancel("100000000000000")),
         "phone": Case(F.PHONE, "tracker", [pos("353451040164707", t(2011, 5, 18, 21, 44, 18), dm(48, 4.2222),
                                                dm(19, 16.7593), kn(0.37))]),
-        "tracker_brazil": Case(F.TRACKER_BRAZIL, "tracker", [pos("353451042861763", t(2011, 6, 13, 14, 41, 14),
-                                                                 dm(23, 1.9052, True), dm(49, 9.3676, True), kn(0.13))]),
+        "tracker_brazil": Case(F.TRACKER_BRAZIL, "tracker", [pos(
+            "353451042861763", t(2011, 6, 13, 14, 41, 14), dm(23, 1.9052, True), dm(49, 9.3676, True), kn(0.13))]),
         "tracker_shenzhen": Case(F.TRACKER_SHENZHEN, "tracker", [shenzhen(321.53)]),
         "phone_with_space": Case(F.PHONE_WITH_SPACE, "tracker", [pos("353451049926460", t(2012, 8, 4, 12, 43, 36),
                                                                      dm(35, 9.8668), dm(33, 22.7636), 0.0)]),
@@ -440,3 +441,10 @@ def test_the_example_capture_decodes_as_the_docs_show():
     assert [bytes.fromhex(o["hex"]) for o in out if o["type"] == "reply"] == [
         b"LOAD", b"ON", b"**,imei:359586015829802,E;"]
     assert out[6]["alarm"] == "sos" and out[9]["battery_v"] == 14.24
+
+
+@pytest.mark.parametrize("label,frame", __import__("tests.protocols.other_frames", fromlist=["x"])
+                         .frames_of_other_codecs("gps103"))
+def test_no_frame_of_another_protocol_is_taken_for_gps103(label, frame):
+    for transport in Transport:
+        assert CODEC.detect(frame, transport) is not Detection.MATCH

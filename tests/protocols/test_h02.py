@@ -495,7 +495,8 @@ def test_simulated_reports_decode_to_their_fix(sos, lat, lon):
     fix = Fix(t(2026, 11, 25, 10, 0, 5), lat, lon, speed_kmh=12.0, course_deg=90.0)
     decoded = _decode(h02_position("4100000007", fix, sos=sos))
     position = decoded.records[0]
-    assert (position.device_id, position.time, position.valid, position.course_deg) == ("4100000007", fix.time, True, 90.0)
+    assert (position.device_id, position.time, position.valid, position.course_deg) == (
+        "4100000007", fix.time, True, 90.0)
     assert abs(position.lat - lat) < 2e-6 and abs(position.lon - lon) < 2e-6
     assert abs(position.speed_kmh - 12.0) < 0.01
     assert position.alarms == ([Alarm.SOS] if sos else [])
@@ -529,3 +530,10 @@ def test_the_example_capture_decodes_as_the_docs_show():
 
 
 CONFIRM_RE = __import__("re").compile(rb"\*HQ,\d+,V4,(V1|NBR),\d{14}#")
+
+
+@pytest.mark.parametrize("label,frame", __import__("tests.protocols.other_frames", fromlist=["x"])
+                         .frames_of_other_codecs("h02"))
+def test_no_frame_of_another_protocol_is_taken_for_h02(label, frame):
+    for transport in Transport:
+        assert CODEC.detect(frame, transport) is not Detection.MATCH
