@@ -23,7 +23,8 @@ RPM, battery voltage and trouble codes (Traccar test frames; layout from Traccar
 
 Replies (Coban document; Traccar and navtrack's CobanProtocol answer the same): `LOAD` to the
 log-on, `ON` to the heartbeat, and `**,imei:IMEI,E;` ("cancel alarm") to `help me`, which the tracker
-otherwise repeats. Other reports get nothing.
+otherwise repeats. Other reports get nothing. An SOS whose fix does not decode is not cancelled: the
+tracker keeps sending it, so a parse error never silences an alarm.
 
 Downlink (Coban document, Traccar's Gps103ProtocolEncoder): `**,imei:IMEI,B;` one fix, `C,<nn>s|m|h`
 timed reports, `D` stop them, `E` cancel alarm, `J`/`K` cut/resume the engine, `L`/`M` arm/disarm.

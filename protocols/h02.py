@@ -34,7 +34,8 @@ H02ProtocolDecoder (the document only gives the command syntax):
 - `HTBT`/`V0`: the frame's head echoed, `*HQ,ID,HTBT#`;
 - every other position (binary ones too) only on devices that want it (`H02Session.ack_positions`,
   Traccar's `h02.ack`): `*HQ,ID,R12,HHMMSS#`.
-Times in replies come from the `now` passed to `decode`.
+Times in replies come from the `now` passed to `decode`. A frame whose head reads is answered even when
+its body does not decode (see `decode`).
 
 Downlink: `*HQ,ID,CMD,HHMMSS,params#` (document section 2). `HHMMSS` identifies the command (the
 device echoes it in V4); it is the time of the last frame decoded on the connection.
@@ -732,22 +733,31 @@ def identify(frame: bytes, session: Session, now: datetime) -> Identified:
 
 
 def decode(frame: bytes, session: Session, now: datetime) -> Decoded:
+    """Once the head (manufacturer, ID, type) reads, the frame is answered as its type prescribes
+    even when its body does not decode: the frame is stored on Kafka either way (and dead-lettered
+    by the processors), and an unanswered V1 would be sent again and again. The body's fault is
+    still `Decoded.error`."""
     s = _session(session)
+    header: Header | None = None
     if frame[:1] == b"$":
-        device_id, records = _decode_binary(frame, s)
-        if device_id:
-            session.device_id = device_id
+        device_id, _ = _binary_id(frame)
         reply = position_ack(s.manufacturer, device_id, now) if s.ack_positions else None
-        _remember(session, s.manufacturer, now)
-        return Decoded(records=records, reply=reply, device_id=session.device_id, message_type="binary")
-    header = _read_text(frame)
-    if header.device_id:
-        session.device_id = header.device_id
-    message = _Message(header, session.device_id)
-    records = _decoder_for(header.type)(message)
-    _remember(session, header.manufacturer, now)
-    return Decoded(records=records, reply=_text_reply(header, s, now), device_id=session.device_id,
-                   message_type=header.type)
+        message_type, manufacturer = "binary", s.manufacturer
+    else:
+        header = _read_text(frame)
+        device_id, reply, message_type, manufacturer = (
+            header.device_id, _text_reply(header, s, now), header.type, header.manufacturer)
+    if device_id:
+        session.device_id = device_id
+    _remember(session, manufacturer, now)
+    try:
+        if header is None:
+            records = _decode_binary(frame, s)[1]
+        else:
+            records = _decoder_for(header.type)(_Message(header, session.device_id))
+    except Malformed as exc:
+        return Decoded(error=str(exc), reply=reply, device_id=session.device_id, message_type=message_type)
+    return Decoded(records=records, reply=reply, device_id=session.device_id, message_type=message_type)
 
 
 def _remember(session: Session, manufacturer: str, now: datetime) -> None:

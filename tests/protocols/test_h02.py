@@ -537,3 +537,14 @@ CONFIRM_RE = __import__("re").compile(rb"\*HQ,\d+,V4,(V1|NBR),\d{14}#")
 def test_no_frame_of_another_protocol_is_taken_for_h02(label, frame):
     for transport in Transport:
         assert CODEC.detect(frame, transport) is not Detection.MATCH
+
+
+def test_a_v1_whose_body_does_not_decode_is_still_confirmed():
+    # The frame goes to Kafka either way; unconfirmed, the device would send it again and again.
+    bad = F.V1_COSTA_RICA.replace(b"0956.3869", b"0961.3869")
+    decoded = _decode(bad)
+    assert decoded.error and decoded.records == [] and decoded.device_id == "4210051415"
+    assert decoded.reply == confirm("HQ", "4210051415")
+    assert guarded_identify(CODEC, bad, CODEC.new_session(Transport.TCP), NOW).reply == decoded.reply
+    # A frame whose head does not read is not answered: there is no one to answer.
+    assert _decode(F.NO_TYPE).reply is None
