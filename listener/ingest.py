@@ -96,9 +96,12 @@ class Ingest:
             protocol=codec.name,
             device_id=device_id,
             data=frame,
+            rejected=decoded.error if decoded.rejected else None,
         )
         key = (device_id or connection_id).encode()
-        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, device_id)
+        # A refused frame's device id is only a claim: it must not bind the connection for downlink.
+        bound_id = None if decoded.rejected else device_id
+        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, bound_id)
 
     def dead_letter(
         self,

@@ -42,7 +42,8 @@ class TcpConnection(asyncio.Protocol):
         self.server = server
         settings = server.settings
         self.stream = ProtocolStream(
-            Transport.TCP, max_detect_bytes=settings.max_detect_bytes, max_frame=settings.max_frame_bytes
+            Transport.TCP, max_detect_bytes=settings.max_detect_bytes, max_frame=settings.max_frame_bytes,
+            context=server.codec_context,
         )
         self.transport: asyncio.Transport | None = None
         self.peer = "?"

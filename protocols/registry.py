@@ -1,11 +1,12 @@
 """The registered protocols, in detection order: one explicit line per protocol, no scanning."""
 
-from protocols import gotop, gps103, gt06, h02, teltonika, watch
+from protocols import gotop, gps103, gt06, h02, jt808, teltonika, watch
 from protocols.base import Codec
 
 # Binary GT06 first: its 0x78/0x79 start bytes can never begin a text frame of the others.
 CODECS: tuple[Codec, ...] = (
     gt06.CODEC,
+    jt808.CODEC,  # 7E start byte: no text protocol and no GT06 frame begins with it
     teltonika.CODEC,  # binary: zero preamble, 00 0F handshake or UDP header with 00/01 in byte 4
     h02.CODEC,  # `*XX,ID,` text and `$`+BCD binary
     watch.CODEC,

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from protocols.registry import CODECS
 from trackwire.cli import main
+from protocols.registry import CODECS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -8,7 +8,7 @@ tests/simulator checks that every built frame decodes with the codec to what it 
 from __future__ import annotations
 
 from simulator.profiles.base import DeviceProfile, Outgoing
-from simulator.profiles import gotop, gps103, gt06, h02, teltonika, watch
+from simulator.profiles import gotop, gps103, gt06, h02, jt808, teltonika, watch
 
 PROFILES: dict[str, type[DeviceProfile]] = {
     gt06.Gt06Device.protocol: gt06.Gt06Device,
@@ -17,6 +17,7 @@ PROFILES: dict[str, type[DeviceProfile]] = {
     teltonika.TeltonikaDevice.protocol: teltonika.TeltonikaDevice,
     h02.H02Device.protocol: h02.H02Device,
     gps103.Gps103Device.protocol: gps103.Gps103Device,
+    jt808.Jt808Device.protocol: jt808.Jt808Device,
 }
 
 __all__ = ["DeviceProfile", "Outgoing", "PROFILES"]

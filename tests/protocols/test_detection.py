@@ -114,4 +114,4 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "teltonika", "h02", "watch", "gps103", "gotop"]
+    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "h02", "watch", "gps103", "gotop"]
