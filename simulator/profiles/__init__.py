@@ -8,13 +8,15 @@ tests/simulator checks that every built frame decodes with the codec to what it 
 from __future__ import annotations
 
 from simulator.profiles.base import DeviceProfile, Outgoing
-from simulator.profiles import gotop, gt06, jt808, osmand, teltonika, watch
+from simulator.profiles import gotop, gps103, gt06, h02, jt808, osmand, teltonika, watch
 
 PROFILES: dict[str, type[DeviceProfile]] = {
     gt06.Gt06Device.protocol: gt06.Gt06Device,
     watch.WatchDevice.protocol: watch.WatchDevice,
     gotop.GotopDevice.protocol: gotop.GotopDevice,
     teltonika.TeltonikaDevice.protocol: teltonika.TeltonikaDevice,
+    h02.H02Device.protocol: h02.H02Device,
+    gps103.Gps103Device.protocol: gps103.Gps103Device,
     jt808.Jt808Device.protocol: jt808.Jt808Device,
     osmand.OsmandDevice.protocol: osmand.OsmandDevice,
 }

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -29,6 +29,7 @@ SAMPLES = [
     ("gotop", b"#" + GOTOP.TRACCAR_CMD_X + b"#"),
     ("teltonika", TELTONIKA.WIKI_IMEI),
     ("teltonika", TELTONIKA.WIKI_8E),
+    ("gps103", b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;"),
 ]
 
 # Bytes no tracker protocol starts with (not HTTP: OsmAnd speaks it; not zeros: Teltonika's
@@ -38,7 +39,6 @@ GARBAGE = [
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
     b"\x00" * 12,  # zeros: a Teltonika packet preamble, but one declaring 0 data bytes (6 zeros may still become one)
-    b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;",  # TK103 (not registered yet)
     b"\xff\xfe\xfd\xfc\xfb\xfa",
 ]
 
@@ -118,7 +118,9 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "watch", "gotop", "osmand"]
+    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "h02", "watch", "gps103", "gotop", "osmand"]
+
+
 def test_detection_asks_only_codecs_that_speak_the_transport():
     class TcpOnly:
         name = "tcp-only"
