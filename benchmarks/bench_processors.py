@@ -41,7 +41,7 @@ from processors.cli_cmd import STAGE_TOPICS  # noqa: E402
 from processors.pipeline import OutputTopics  # noqa: E402
 from schemas.envelopes import RawFrame  # noqa: E402
 from schemas.records import from_msgpack  # noqa: E402
-from trackwire.settings import KafkaSettings  # noqa: E402
+from common.settings import KafkaSettings  # noqa: E402
 from trackwire.topics_cmd import ensure_topics  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests" / "processors"))

@@ -6,12 +6,12 @@ import asyncio
 import logging
 import signal
 
+from common.kafka import ensure_topics
 from listener.server import ListenerServer
 from listener.settings import ListenerSettings
-from schemas.topics import TopicNames
+from schemas.topics import TOPICS, TopicNames
 from schemas.topics import topic_names as _names
-from trackwire.settings import KafkaSettings
-from trackwire.topics_cmd import ensure_topics
+from common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    for action in await ensure_topics(kafka):
+    for action in await ensure_topics(kafka, TOPICS):
         log.info("topic %s", action)
     server = ListenerServer(settings, kafka.bootstrap_servers, topic_names(kafka))
     async with server:

@@ -29,7 +29,7 @@ from aiokafka.partitioner import murmur2
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.pipeline import FrameProcessor, Output, OutputTopics, Result
 from processors.settings import ProcessorSettings
-from trackwire.settings import KafkaSettings
+from common.settings import KafkaSettings
 
 log = logging.getLogger("trackwire.processor")
 

@@ -1,7 +1,7 @@
 """Every Kafka topic of the pipeline, in one place: name, key, record type, partitions, retention
 and cleanup policy.
 
-`TOPICS` is the one registry: `trackwire topics` (trackwire/topics_cmd.py) creates and updates the
+`TOPICS` is the one registry: `trackwire topics` (trackwire/topics_cmd.py, through common/kafka.py) creates and updates the
 topics from it, the stages take their topic names from it, and docs/topics.md documents it (a test
 keeps the two in step). A topic's full name is `KafkaSettings.topic_prefix` + `TopicSpec.name`, so
 several deployments can share one cluster.

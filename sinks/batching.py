@@ -1,11 +1,12 @@
-"""The batching policy, the batch and the retry backoff: pure, clock passed in, no Kafka, no ClickHouse."""
+"""The batching policy and the batch: pure, clock passed in, no Kafka, no ClickHouse.
+
+The retry backoff is common/backoff.py."""
 
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +76,3 @@ class Batch:
         self.offsets.clear()
         self.count = 0
         self.started_at = None
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: initial * 2**(attempt-1), capped, +/- `jitter` of it."""
-
-    initial_s: float
-    max_s: float
-    jitter: float = 0.2
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        base = min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1))
-        return base * (1 - self.jitter + 2 * self.jitter * rand())

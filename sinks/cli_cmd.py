@@ -9,14 +9,9 @@ import sys
 from typing import TextIO
 
 from sinks.settings import SinkSettings
-from trackwire.settings import KafkaSettings, load
+from common.settings import KafkaSettings, load
 
 log = logging.getLogger("trackwire.sink")
-
-
-def _logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def run_sink(
@@ -33,7 +28,6 @@ def run_sink(
     settings = load(SinkSettings, clickhouse_url=clickhouse_url, batch_max_rows=batch_max_rows,
                     batch_max_seconds=batch_max_seconds, ttl_days=ttl_days, group_id=group_id, http_port=http_port)
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
-    _logging()
     try:
         asyncio.run(_serve(settings, kafka))
     except Exception as exc:  # noqa: BLE001 - the message is what the operator needs; the traceback is logged

@@ -33,12 +33,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import topics
 from sinks import metrics
-from sinks.batching import Backoff, Batch, BatchPolicy
+from common.backoff import Backoff
+from common.kafka import ensure_topics
+from sinks.batching import Batch, BatchPolicy
 from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, row_for_message
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter, WriteError
-from trackwire.settings import KafkaSettings
-from trackwire.topics_cmd import ensure_topics
+from common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 

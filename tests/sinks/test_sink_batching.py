@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.batching import Backoff, Batch, BatchPolicy
+from common.backoff import Backoff
+from sinks.batching import Batch, BatchPolicy
 
 DEDUP = {"t": 1, "u": 0}
 
