@@ -11,6 +11,7 @@ from typing import Callable
 
 from aiokafka import AIOKafkaConsumer
 
+from common.service import supervise
 from protocols.base import Command
 from schemas.envelopes import DownlinkCommand
 
@@ -18,12 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class CommandFollower:
-    def __init__(self, bootstrap_servers: str, topic: str, deliver: Callable[[DownlinkCommand, Command], bool]) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, deliver: Callable[[DownlinkCommand, Command], bool],
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
         self._bootstrap = bootstrap_servers
+        self._on_failure = on_failure  # the follower died: downlink is gone, the owner decides (the listener stops)
         self._topic = topic
         self._deliver = deliver
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Future | None = None
 
     async def start(self) -> None:
         # Only commands issued from now on: a command queued while no listener held the device is
@@ -36,7 +39,7 @@ class CommandFollower:
         # Fix the start position now, so a command sent right after start() returns is not skipped.
         for tp in self._consumer.assignment():
             await self._consumer.position(tp)
-        self._task = asyncio.ensure_future(self._follow())
+        self._task = supervise(asyncio.ensure_future(self._follow()), "listener.commands", self._on_failure)
 
     async def _follow(self) -> None:
         assert self._consumer is not None
@@ -52,9 +55,6 @@ class CommandFollower:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(self._task, return_exceptions=True)  # a failure was logged by supervise
         if self._consumer is not None:
             await self._consumer.stop()
