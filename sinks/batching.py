@@ -1,35 +1,12 @@
-"""The batching policy and the batch: pure, clock passed in, no Kafka, no ClickHouse.
+"""The rows of a batch per table, with their deduplication tokens: pure, no Kafka, no ClickHouse.
 
-The retry backoff is common/backoff.py."""
+The batching policy is common/delivery.py (BatchPolicy), the retry backoff common/backoff.py."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPolicy:
-    """Write when the batch holds `max_rows` rows, or when its oldest row is `max_seconds` old."""
-
-    max_rows: int
-    max_seconds: float
-
-    def due(self, rows: int, age_s: float) -> bool:
-        return rows >= self.max_rows or (rows > 0 and age_s >= self.max_seconds)
-
-    def wait_s(self, rows: int, age_s: float) -> float:
-        """How long to wait for more input before the batch is due (max_seconds when empty)."""
-        if rows == 0:
-            return self.max_seconds
-        if rows >= self.max_rows:
-            return 0.0
-        return max(0.0, self.max_seconds - age_s)
-
-    def room(self, rows: int) -> int:
-        """How many more rows the batch takes; the consumer never fetches more (bounded memory)."""
-        return max(0, self.max_rows - rows)
 
 
 @dataclass(slots=True)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import signal
 import sys
 from typing import TextIO
 
-from sinks.settings import SinkSettings
 from common.settings import KafkaSettings, load
-
-log = logging.getLogger("trackwire.sink")
+from sinks.settings import SinkSettings
 
 
 def run_sink(
@@ -35,26 +31,12 @@ def run_sink(
 
 
 async def _serve(settings: SinkSettings, kafka: KafkaSettings) -> None:
+    from common.service import run_until_signal
     from sinks.service import Sink
 
-    sink = Sink(settings, kafka)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    async def stop_on_signal() -> None:
-        await stop.wait()
-        log.info("stopping")
-        await sink.stop()  # also ends a start that is still waiting for ClickHouse
-
-    watcher = asyncio.create_task(stop_on_signal())
-    try:
-        await sink.start()
-        await sink.wait()  # returns after a stop; raises what stopped the sink otherwise
-    finally:
-        watcher.cancel()
-        await sink.stop()
+    # A signal also ends a start that is still waiting for ClickHouse; an error the sink cannot
+    # wait out is raised here.
+    await run_until_signal(Sink(settings, kafka))
 
 
 def run_migrate(clickhouse_url: str | None = None, ttl_days: int | None = None, out: TextIO | None = None) -> None:

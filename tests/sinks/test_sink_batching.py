@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from common.backoff import Backoff
-from sinks.batching import Batch, BatchPolicy
+from common.delivery import BatchPolicy
+from sinks.batching import Batch
 
 DEDUP = {"t": 1, "u": 0}
 
