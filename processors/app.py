@@ -27,7 +27,8 @@ import faust
 from aiokafka.partitioner import murmur2
 
 from processors.deadlines import DeadlineIndex, StreamClock
-from processors.pipeline import FrameProcessor, Output, OutputTopics, Result
+from processors.pipeline import FrameProcessor, Output, Result
+from schemas.topics import topic_names
 from processors.settings import ProcessorSettings
 from common.settings import KafkaSettings
 
@@ -65,7 +66,7 @@ class ProcessorApp:
         self.settings = settings
         self.app_id = settings.app_id or default_app_id(kafka)
         self.partitions = partitions
-        self.topics = OutputTopics.from_prefix(kafka.topic_prefix)
+        self.topics = topic_names(kafka.topic_prefix)
         # Faust wants a data directory even with the memory store (nothing is kept there then).
         datadir = Path(tempfile.gettempdir()) / "trackwire-faust" / self.app_id
         datadir.mkdir(parents=True, exist_ok=True)

@@ -41,9 +41,23 @@ def _wait_until_ready(listener: subprocess.Popen, timeout_s: float = 120.0) -> N
 
 
 def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int) -> int:
-    from trackwire.topics_cmd import run_topics
+    import asyncio
 
-    run_topics()  # create/update topics once, before the stages start
+    from aiokafka.errors import KafkaError
+
+    from common.kafka import TopicError
+    from common.settings import KafkaSettings, load
+    from trackwire.topics_cmd import ensure_topics
+
+    # Create/update topics once, before the stages start; logged like everything else.
+    kafka = load(KafkaSettings)
+    try:
+        actions = asyncio.run(ensure_topics(kafka))
+    except (KafkaError, TopicError) as exc:
+        raise SystemExit(f"trackwire run: {exc} (bootstrap servers {kafka.bootstrap_servers}; "
+                         "for a local broker run: bash deploy/local/kafka.sh start)") from None
+    for action in actions:
+        log.info("topic %s", action)
     children: dict[str, subprocess.Popen] = {}
     stopping = False
 
