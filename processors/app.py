@@ -26,11 +26,11 @@ from pathlib import Path
 import faust
 from aiokafka.partitioner import murmur2
 
+from common.settings import KafkaSettings
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.pipeline import FrameProcessor, Output, Result
-from schemas.topics import topic_names
 from processors.settings import ProcessorSettings
-from common.settings import KafkaSettings
+from schemas.topics import topic_names
 
 log = logging.getLogger("trackwire.processor")
 

@@ -14,9 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from common.kafka import ensure_topics
 from common.logging import configure
+from common.settings import ConfigError, KafkaSettings, load
 from processors.settings import ProcessorSettings
 from schemas import topics as spec
-from common.settings import ConfigError, KafkaSettings, load
 
 STAGE_TOPICS = (spec.RAW_FRAMES, spec.POSITIONS, spec.ALERTS, spec.SOS, spec.TELEMETRY, spec.EVENTS,
                 spec.DEAD_LETTERS)

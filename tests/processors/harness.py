@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.topics import TopicNames, topic_names
+from schemas.topics import TopicNames
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.records import from_msgpack, to_json_dict
 
