@@ -221,9 +221,9 @@ async def run_until_signal(service: Lifecycle, *, on_ready: Callable[[], None] |
     stop_requested = asyncio.Event()
     for sig in signals:
         loop.add_signal_handler(sig, stop_requested.set)
+    signalled = asyncio.ensure_future(stop_requested.wait())
     try:
         starting = asyncio.ensure_future(service.start())
-        signalled = asyncio.ensure_future(stop_requested.wait())
         await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
             log.info("signal received while starting: stopping")
@@ -238,11 +238,11 @@ async def run_until_signal(service: Lifecycle, *, on_ready: Callable[[], None] |
         if signalled.done():
             log.info("signal received: shutting down")
         await service.stop()
-        signalled.cancel()
         if ended.done():
             ended.result()  # the service's own failure
         else:
             await ended
     finally:
+        signalled.cancel()
         for sig in signals:
             loop.remove_signal_handler(sig)
