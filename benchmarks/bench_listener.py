@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from schemas.envelopes import RawFrame  # noqa: E402
 from simulator import frames as F  # noqa: E402
 from simulator.run import SimConfig, simulate  # noqa: E402
-from trackwire.settings import KafkaSettings  # noqa: E402
+from common.settings import KafkaSettings  # noqa: E402
 
 
 def free_port() -> int:

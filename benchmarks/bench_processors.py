@@ -38,10 +38,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from processors.cli_cmd import STAGE_TOPICS  # noqa: E402
-from processors.pipeline import OutputTopics  # noqa: E402
+from schemas.topics import TopicNames, topic_names  # noqa: E402
 from schemas.envelopes import RawFrame  # noqa: E402
 from schemas.records import from_msgpack  # noqa: E402
-from trackwire.settings import KafkaSettings  # noqa: E402
+from common.settings import KafkaSettings  # noqa: E402
 from trackwire.topics_cmd import ensure_topics  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests" / "processors"))
@@ -202,7 +202,7 @@ async def throughput(bootstrap: str, group: str, topic: str, total: int, timeout
         await admin.close()
 
 
-async def latency_under_load(bootstrap: str, topics: OutputTopics, background: Background, load_rate: float,
+async def latency_under_load(bootstrap: str, topics: TopicNames, background: Background, load_rate: float,
                              sos_rate: float, duration_s: float) -> tuple[list[float], list[float], int, int]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)  # as the listener's producer
     consumer = AIOKafkaConsumer(topics.sos, bootstrap_servers=bootstrap, auto_offset_reset="latest",
@@ -282,7 +282,7 @@ async def main() -> None:
     bootstrap = kafka.bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(topic_prefix=prefix, topic_partitions=args.partitions)
-    topics = OutputTopics.from_prefix(prefix)
+    topics = topic_names(prefix)
     await ensure_topics(kafka, STAGE_TOPICS)
     logdir = Path(tempfile.mkdtemp(prefix="bench-processors-"))
     background = Background(args.devices)

@@ -92,7 +92,7 @@ async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, p
 
     from sinks.service import SINK_TOPICS, Sink
     from sinks.settings import SinkSettings
-    from trackwire.settings import KafkaSettings
+    from common.settings import KafkaSettings
     from trackwire.topics_cmd import ensure_topics
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}."

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import msgpack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from common.service import supervise
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +41,13 @@ class DeviceSettings:
 
 
 class DeviceRegistry:
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str,
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
+        self._on_failure = on_failure  # the follower died: the list would go stale, the owner decides
         self._devices: dict[str, DeviceSettings] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Future | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()
 
@@ -77,7 +82,7 @@ class DeviceRegistry:
         self._consumer.assign(assigned)
         await self._consumer.seek_to_beginning(*assigned)
         end = await self._consumer.end_offsets(assigned)
-        self._task = asyncio.ensure_future(self._follow(end))
+        self._task = supervise(asyncio.ensure_future(self._follow(end)), "listener.devices", self._on_failure)
         await asyncio.wait_for(self.ready.wait(), ready_timeout_s)
 
     async def _follow(self, end: dict[TopicPartition, int]) -> None:
@@ -99,10 +104,7 @@ class DeviceRegistry:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(self._task, return_exceptions=True)  # a failure was logged by supervise
             self._task = None
         if self._consumer is not None:
             await self._consumer.stop()

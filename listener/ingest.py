@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from common.service import supervise
 from listener import metrics
 from listener.devices import DeviceRegistry
 from listener.publisher import FramePublisher
-from protocols.base import Codec, Session, Transport, guarded_decode
+from protocols.base import DEFAULT_CONTEXT, ServerContext, Codec, Session, Transport, guarded_decode
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.topics import TopicNames
 
@@ -53,7 +54,9 @@ class Ingest:
         topics: TopicNames,
         listener_id: str,
         devices: DeviceRegistry | None,
+        codec_context: ServerContext = DEFAULT_CONTEXT,
     ) -> None:
+        self.codec_context = codec_context  # what codecs get from the deployment (JT/T 808 auth key)
         self.publisher = publisher
         self.topics = topics
         self.listener_id = listener_id
@@ -63,6 +66,13 @@ class Ingest:
 
     def new_connection_id(self) -> str:
         return f"{self.listener_id}-{next(self._ids)}"
+
+    async def publish(self, item: Outgoing) -> asyncio.Future:
+        """Queue a prepared frame for the raw-frames topic; returns the future of Kafka's ack.
+
+        Waits while the publisher's in-flight cap is used up; raises PublishRefused if the frame
+        cannot even be queued."""
+        return await self.publisher.publish(self.topics.raw_frames, item.key, item.value)
 
     def prepare(
         self,
@@ -129,7 +139,7 @@ class Ingest:
             protocol=protocol, device_id=device_id, peer=peer,
         )
         key = device_id.encode() if device_id else None
-        task = asyncio.ensure_future(self._send_dead_letter(key, record))
+        task = supervise(asyncio.ensure_future(self._send_dead_letter(key, record)), "listener.dead_letter")
         self._dead_letter_tasks.add(task)
         task.add_done_callback(self._dead_letter_tasks.discard)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
+from common.kafka import ensure_topics
+from common.service import run_until_signal
+from common.settings import KafkaSettings
 from listener.server import ListenerServer
 from listener.settings import ListenerSettings
-from schemas.topics import TopicNames
+from schemas.topics import TOPICS, TopicNames
 from schemas.topics import topic_names as _names
-from trackwire.settings import KafkaSettings
-from trackwire.topics_cmd import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +21,10 @@ def topic_names(kafka: KafkaSettings) -> TopicNames:
 
 
 async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio.Event | None = None) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    for action in await ensure_topics(kafka):
+    for action in await ensure_topics(kafka, TOPICS):
         log.info("topic %s", action)
     server = ListenerServer(settings, kafka.bootstrap_servers, topic_names(kafka))
-    async with server:
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-        log.info("signal received: shutting down")
+    await run_until_signal(server, on_ready=ready.set if ready is not None else None)
 
 
 def run_listen(settings: ListenerSettings, kafka: KafkaSettings) -> None:

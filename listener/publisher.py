@@ -8,7 +8,10 @@ ourselves (`capacity`) and callers time out their wait for the ack.
 All sends go through one task, in order. aiokafka wakes every sender waiting for room in a full
 batch at once and the race is unfair: with thousands of connections calling `send()` directly,
 some waited past the request timeout (seen with 10,000 simulated devices). One sender task keeps
-it first come, first served, and keeps each device's frames in order.
+it first come, first served, and keeps each device's frames in order. The sender is supervised:
+if it dies of a bug, every queued frame's ack fails (freeing its slot) and publishing is refused
+from then on, so no waiter hangs and no slot leaks. Waits are events (`idle`, the queue drained),
+not polls.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from functools import partial
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from common.service import supervise
 from listener import metrics
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,12 @@ class FramePublisher:
         self._stopped = False
         self._queue: collections.deque[tuple[str, bytes | None, bytes, asyncio.Future]] = collections.deque()
         self._queue_ready = asyncio.Event()
-        self._sender: asyncio.Task | None = None
+        self._queue_empty = asyncio.Event()
+        self._queue_empty.set()
+        self._idle = asyncio.Event()  # no frame in flight
+        self._idle.set()
+        self._broken: str | None = None
+        self._sender: asyncio.Future | None = None
 
     @property
     def inflight(self) -> int:
@@ -68,24 +77,42 @@ class FramePublisher:
         if self._started:
             return
         await self._producer.start()
-        self._sender = asyncio.ensure_future(self._send_in_order())
+        self._sender = supervise(asyncio.ensure_future(self._send_in_order()), "listener.publisher",
+                                 self._sender_failed)
         self._started = True
+
+    def _sender_failed(self, exc: BaseException) -> None:
+        self._broken = f"publisher failed: {exc!r}"
+        self._fail_queued(self._broken)
+
+    def _fail_queued(self, reason: str) -> None:
+        for _topic, _key, _value, ack in self._queue:
+            if not ack.done():
+                ack.set_exception(PublishRefused(reason))
+        self._queue.clear()
+        self._queue_empty.set()
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Until no frame is in flight (all acknowledged or failed), or the timeout; True if idle."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Flush what is queued (bounded by timeout), then close. Idempotent."""
         if not self._started or self._stopped:
             return
         self._stopped = True
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while self._queue and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
+        try:
+            await asyncio.wait_for(self._queue_empty.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
         if self._sender is not None:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
-        for _topic, _key, _value, ack in self._queue:
-            if not ack.done():
-                ack.set_exception(PublishRefused("listener stopped before the frame was sent"))
-        self._queue.clear()
+        self._fail_queued("listener stopped before the frame was sent")
         try:
             await asyncio.wait_for(self._producer.flush(), timeout_s)
         except (asyncio.TimeoutError, KafkaError) as exc:
@@ -100,14 +127,19 @@ class FramePublisher:
 
         The future fails (PublishRefused or a KafkaError) if the record could not be sent.
         """
-        if self._stopped:
-            raise PublishRefused("publisher is stopped")
+        if self._stopped or self._broken:
+            raise PublishRefused(self._broken or "publisher is stopped")
         await self._slots.acquire()
+        if self._broken:  # the sender died while this caller waited for a slot
+            self._slots.release()
+            raise PublishRefused(self._broken)
         self._inflight += 1
+        self._idle.clear()
         metrics.INFLIGHT.set(self._inflight)
         ack: asyncio.Future = asyncio.get_running_loop().create_future()
         ack.add_done_callback(partial(self._on_ack, started=time.perf_counter()))
         self._queue.append((topic, key, value, ack))
+        self._queue_empty.clear()
         self._queue_ready.set()
         return ack
 
@@ -115,6 +147,7 @@ class FramePublisher:
         queue = self._queue
         while True:
             if not queue:
+                self._queue_empty.set()
                 self._queue_ready.clear()
                 await self._queue_ready.wait()
                 continue
@@ -126,6 +159,10 @@ class FramePublisher:
                 if not ack.done():
                     ack.set_exception(PublishRefused(repr(exc)))
                 continue
+            except BaseException as exc:  # cancelled at stop, or a bug: this frame's waiter must not hang
+                if not ack.done():
+                    ack.set_exception(PublishRefused(f"not sent: {exc!r}"))
+                raise
             delivery.add_done_callback(partial(_copy_outcome, ack))
 
     def _on_ack(self, fut: asyncio.Future, *, started: float) -> None:
@@ -139,6 +176,8 @@ class FramePublisher:
         self._inflight -= 1
         metrics.INFLIGHT.set(self._inflight)
         self._slots.release()
+        if self._inflight == 0:
+            self._idle.set()
 
     async def send_and_wait(self, topic: str, key: bytes | None, value: bytes) -> None:
         """For side records (dead letters): best effort with its own timeout."""

@@ -1,9 +1,17 @@
 """One device's TCP connection: bytes in -> frames -> Kafka; replies out in order once acknowledged.
 
-Flow control (uvicorn-style, flag-guarded): reading pauses while this connection has too many
-frames waiting for Kafka, and so while Kafka is slow or down; it resumes when they drain.
+Flow control (uvicorn-style, one flag per reason): reading pauses while this connection has too
+many frames waiting for Kafka (QUEUE_FULL, and so while Kafka is slow or down), while the device
+does not read its replies (WRITE_BUFFER_FULL), and for good at shutdown (SHUTDOWN); it resumes only
+when no reason is left, so a drained queue never re-opens reading during shutdown.
 Frames are published in arrival order by one worker task per connection, so a device's frames stay
-ordered on its partition; replies are written strictly in frame order.
+ordered on its partition; replies are written strictly in frame order. The worker is supervised: if
+it dies of a bug, its frames are counted unacknowledged and the connection is closed (the device
+reconnects and resends).
+
+A connection gets three narrow collaborators, not the server: its settings, the ingest (prepare,
+publish, dead-letter) and the connection table (admission, device binding). Unit tests drive it
+with a fake transport and a fake publisher (tests/listener/test_tcp_connection.py).
 """
 
 from __future__ import annotations
@@ -13,18 +21,22 @@ import collections
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from common.service import supervise
 from listener import metrics
-from listener.ingest import Outgoing, Rejected
+from listener.connections import ConnectionTable
+from listener.ingest import Ingest, Outgoing, Rejected
 from listener.publisher import PublishRefused
 from listener.commands import CommandResult
+from listener.settings import ListenerSettings
 from protocols.base import Command, Frame, FrameError, Transport, UnsupportedCommand, codec_bug_reason, guarded_encode
 from protocols.stream import Detected, NoProtocol, ProtocolStream
 from schemas.envelopes import DownlinkCommand
 
-if TYPE_CHECKING:
-    from listener.server import ListenerServer
+# Why reading is paused; it resumes when none is left.
+QUEUE_FULL = "queue_full"  # too many frames of this connection wait for Kafka
+WRITE_BUFFER_FULL = "write_buffer_full"  # the device does not read its replies
+SHUTDOWN = "shutdown"  # the listener is stopping: never resumed
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +53,18 @@ class _AwaitingAck:
 
 
 class TcpConnection(asyncio.Protocol):
-    def __init__(self, server: "ListenerServer") -> None:
-        self.server = server
-        settings = server.settings
+    def __init__(self, settings: ListenerSettings, ingest: Ingest, table: ConnectionTable) -> None:
+        self.settings = settings
+        self.ingest = ingest
+        self.table = table
         self.stream = ProtocolStream(
             Transport.TCP, max_detect_bytes=settings.max_detect_bytes, max_frame=settings.max_frame_bytes,
-            context=server.codec_context,
+            context=ingest.codec_context,
         )
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.peer_ip = "?"
-        self.connection_id = server.ingest.new_connection_id()
+        self.connection_id = ingest.new_connection_id()
         self.protocol_name = "unknown"
         self.device_id: str | None = None
         self.last_activity = time.monotonic()
@@ -60,7 +73,8 @@ class TcpConnection(asyncio.Protocol):
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._queue_ready = asyncio.Event()
         self._awaiting: collections.deque[_AwaitingAck] = collections.deque()
-        self._worker: asyncio.Task | None = None
+        self._worker: asyncio.Future | None = None
+        self._pause_reasons: set[str] = set()
         self._paused_at: float | None = None
         self._closing = False
         self._admitted = False
@@ -71,14 +85,15 @@ class TcpConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.peer_ip = str(peer[0])
         self.peer = f"{peer[0]}:{peer[1]}"
-        refusal = self.server.admit(self)
+        refusal = self.table.admit(self)
         if refusal:
             metrics.child(metrics.CONNECTIONS_REJECTED, refusal).inc()
             transport.abort()
             return
         self._admitted = True
         metrics.child(metrics.CONNECTIONS, self.protocol_name).inc()
-        self._worker = asyncio.ensure_future(self._publish_loop())
+        self._worker = supervise(asyncio.ensure_future(self._publish_loop()), "listener.tcp_publish",
+                                 self._worker_failed)
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -90,8 +105,8 @@ class TcpConnection(asyncio.Protocol):
             self._on_event(event)
             if self._closing:
                 return
-        if len(self._queue) >= self.server.settings.max_inflight_per_connection:
-            self.pause()
+        if len(self._queue) >= self.settings.max_inflight_per_connection:
+            self.pause(QUEUE_FULL)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; frames already read are still published
@@ -100,17 +115,17 @@ class TcpConnection(asyncio.Protocol):
         self._closing = True
         if not self._admitted:
             return
-        self.server.forget(self)
+        self.table.forget(self)
         metrics.child(metrics.CONNECTIONS, self.protocol_name).dec()
-        self._resumed()
+        self._account_pause()
         self._queue.append(None)  # type: ignore[arg-type]  # sentinel: publish what was read, then stop
         self._queue_ready.set()
 
     def pause_writing(self) -> None:  # the device does not read its replies: stop reading from it
-        self.pause()
+        self.pause(WRITE_BUFFER_FULL)
 
     def resume_writing(self) -> None:
-        self.resume()
+        self.resume(WRITE_BUFFER_FULL)
 
     # -- events -----------------------------------------------------------------------------
     def _on_event(self, event) -> None:
@@ -122,12 +137,12 @@ class TcpConnection(asyncio.Protocol):
             metrics.child(metrics.CONNECTIONS, self.protocol_name).inc()
         elif isinstance(event, FrameError):
             metrics.child(metrics.ERRORS, "framing").inc()
-            self.server.ingest.dead_letter(
+            self.ingest.dead_letter(
                 "framing", event.reason, event.data, protocol=self.protocol_name, device_id=self.device_id, peer=self.peer
             )
         elif isinstance(event, NoProtocol):
             metrics.child(metrics.ERRORS, "no_protocol").inc()
-            self.server.ingest.dead_letter("no_protocol", event.reason, event.data, peer=self.peer)
+            self.ingest.dead_letter("no_protocol", event.reason, event.data, peer=self.peer)
             log.info("closing %s: %s", self.peer, event.reason)
             self.close()
 
@@ -136,7 +151,7 @@ class TcpConnection(asyncio.Protocol):
         assert stream.codec is not None and stream.session is not None
         self._sequence += 1
         metrics.child(metrics.FRAMES_IN, stream.codec.name, "tcp").inc()
-        outcome = self.server.ingest.prepare(
+        outcome = self.ingest.prepare(
             stream.codec, stream.session, frame,
             connection_id=self.connection_id, sequence=self._sequence, peer=self.peer,
         )
@@ -145,22 +160,21 @@ class TcpConnection(asyncio.Protocol):
             return
         if outcome.device_id and outcome.device_id != self.device_id:
             self.device_id = outcome.device_id
-            self.server.bind_device(outcome.device_id, self)
+            self.table.bind_device(outcome.device_id, self)
         self._queue.append(outcome)
         self._queue_ready.set()
 
     def _on_rejected(self, rejected: Rejected) -> None:
         # Only the allow-list rejects a frame; after a few, the device is told nothing more.
         self._rejections += 1
-        if self._rejections >= self.server.settings.allowlist_max_rejected_frames:
+        if self._rejections >= self.settings.allowlist_max_rejected_frames:
             log.info("closing %s: %s", self.peer, rejected.reason)
             self.close()
 
     # -- publishing and acknowledging -------------------------------------------------------
     async def _publish_loop(self) -> None:
-        publisher = self.server.ingest.publisher
-        topic = self.server.ingest.topics.raw_frames
-        ack_timeout = self.server.settings.ack_timeout_s
+        ack_timeout = self.settings.ack_timeout_s
+        resume_below = self.settings.max_inflight_per_connection // 2
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
@@ -170,10 +184,10 @@ class TcpConnection(asyncio.Protocol):
             item = self._queue.popleft()
             if item is None:
                 return
-            if len(self._queue) < self.server.settings.max_inflight_per_connection // 2:
-                self.resume()
+            if len(self._queue) < resume_below:
+                self.resume(QUEUE_FULL)
             try:
-                ack = await publisher.publish(topic, item.key, item.value)
+                ack = await self.ingest.publish(item)
             except PublishRefused as exc:
                 metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("frame from %s not queued to Kafka, not acknowledged: %s", self.peer, exc)
@@ -211,6 +225,17 @@ class TcpConnection(asyncio.Protocol):
                 self.close()  # asyncio flushes the written reply before closing the socket
                 return
 
+    def _worker_failed(self, exc: BaseException) -> None:
+        """The publish worker died of a bug: what it held is not acknowledged; the device reconnects."""
+        lost = len(self._awaiting) + sum(1 for item in self._queue if item is not None)
+        if lost:
+            metrics.child(metrics.UNACKED, "error").inc(lost)
+        self._awaiting.clear()
+        self._queue.clear()
+        log.error("closing %s: its publish worker failed: %r", self.peer, exc)
+        if self.transport is not None:
+            self.transport.abort()
+
     async def wait_published(self) -> None:
         if self._worker is not None:
             await asyncio.shield(self._worker)
@@ -226,7 +251,7 @@ class TcpConnection(asyncio.Protocol):
         except UnsupportedCommand as exc:
             bug = exc.bug
             reason = codec_bug_reason(codec.name, exc.__cause__) if bug and exc.__cause__ else str(exc)
-            self.server.ingest.dead_letter(
+            self.ingest.dead_letter(
                 "command_codec_bug" if bug else "command",
                 f"command {downlink.command_id} ({downlink.name}) not sent: {reason}", downlink.to_msgpack(),
                 protocol=codec.name, device_id=downlink.device_id, peer=self.peer,
@@ -238,26 +263,36 @@ class TcpConnection(asyncio.Protocol):
         return CommandResult(downlink.command_id, downlink.device_id, "delivered", codec.name)
 
     # -- flow control -----------------------------------------------------------------------
-    def pause(self) -> None:
-        if self._paused_at is None and self.transport is not None and not self._closing:
+    @property
+    def paused_for(self) -> frozenset[str]:
+        return frozenset(self._pause_reasons)
+
+    def pause(self, reason: str) -> None:
+        if self._closing or self.transport is None:
+            return
+        if not self._pause_reasons:
             self._paused_at = time.monotonic()
             self.transport.pause_reading()
+        self._pause_reasons.add(reason)
 
-    def resume(self) -> None:
-        if self._paused_at is not None and self.transport is not None and not self._closing:
-            self.transport.resume_reading()
-        self._resumed()
+    def resume(self, reason: str) -> None:
+        if reason not in self._pause_reasons:
+            return
+        self._pause_reasons.discard(reason)
+        if self._pause_reasons or self._closing or self.transport is None:
+            return
+        self.transport.resume_reading()
+        self._account_pause()
 
-    def _resumed(self) -> None:
+    def _account_pause(self) -> None:
         if self._paused_at is not None:
             metrics.BACKPRESSURE_SECONDS.inc(time.monotonic() - self._paused_at)
             self._paused_at = None
 
     def stop_reading(self) -> None:
         """Shutdown: read nothing more, keep the socket to write outstanding replies."""
-        if self.transport is not None and not self.transport.is_closing() and self._paused_at is None:
-            self._paused_at = time.monotonic()
-            self.transport.pause_reading()
+        if self.transport is not None and not self.transport.is_closing():
+            self.pause(SHUTDOWN)
 
     def close(self) -> None:
         self._closing = True

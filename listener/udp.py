@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import Callable
 
+from common.service import supervise
 from listener import metrics
-from listener.ingest import Outgoing, Rejected
+from listener.ingest import Ingest, Outgoing, Rejected
 from listener.publisher import PublishRefused
+from listener.settings import ListenerSettings
 from protocols.base import Frame, FrameError, Session, Transport
 from protocols.stream import NoProtocol, ProtocolStream
-
-if TYPE_CHECKING:
-    from listener.server import ListenerServer
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +27,36 @@ QUEUE_LIMIT = 4096
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    def __init__(self, server: "ListenerServer") -> None:
-        self.server = server
+    def __init__(self, settings: ListenerSettings, ingest: Ingest,
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
+        self.settings = settings
+        self.ingest = ingest
+        self._on_failure = on_failure  # the publish worker died: the server stops (UDP would be deaf)
         self.transport: asyncio.DatagramTransport | None = None
         # (peer, protocol) -> session, least recently used first; bounded by max_udp_sessions
         self._sessions: collections.OrderedDict[tuple[str, str], tuple[str, Session, int]] = collections.OrderedDict()
         self._queue: asyncio.Queue[tuple[Outgoing, tuple]] = asyncio.Queue(QUEUE_LIMIT)
-        self._worker: asyncio.Task | None = None
+        self._worker: asyncio.Future | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._worker = asyncio.ensure_future(self._publish_loop())
+        self._worker = supervise(asyncio.ensure_future(self._publish_loop()), "listener.udp_publish",
+                                 self._on_failure)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         metrics.child(metrics.BYTES_IN, "udp").inc(len(data))
         peer = f"{addr[0]}:{addr[1]}"
-        settings = self.server.settings
+        settings = self.settings
         stream = ProtocolStream(Transport.UDP, max_detect_bytes=max(settings.max_detect_bytes, len(data)),
-                                max_frame=settings.max_frame_bytes, context=self.server.codec_context)
+                                max_frame=settings.max_frame_bytes, context=self.ingest.codec_context)
         stream.feed(data)
         for event in stream.events():
             if isinstance(event, NoProtocol):
                 metrics.child(metrics.ERRORS, "no_protocol").inc()
-                self.server.ingest.dead_letter("no_protocol", event.reason, event.data, peer=peer)
+                self.ingest.dead_letter("no_protocol", event.reason, event.data, peer=peer)
             elif isinstance(event, FrameError):
                 metrics.child(metrics.ERRORS, "framing").inc()
-                self.server.ingest.dead_letter("framing", event.reason, event.data, protocol=stream.codec.name,
+                self.ingest.dead_letter("framing", event.reason, event.data, protocol=stream.codec.name,
                                                peer=peer)
             elif isinstance(event, Frame):
                 self._on_frame(stream, event.data, peer, addr)
@@ -63,7 +66,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         assert codec is not None and stream.session is not None
         metrics.child(metrics.FRAMES_IN, codec.name, "udp").inc()
         connection_id, session, sequence = self._session(peer, codec.name, stream.session)
-        outcome = self.server.ingest.prepare(codec, session, frame, connection_id=connection_id,
+        outcome = self.ingest.prepare(codec, session, frame, connection_id=connection_id,
                                              sequence=sequence, peer=peer)
         if isinstance(outcome, Rejected):
             return
@@ -76,8 +79,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         key = (peer, protocol)
         entry = self._sessions.pop(key, None)
         if entry is None:
-            entry = (self.server.ingest.new_connection_id(), fresh, 0)
-            while len(self._sessions) >= self.server.settings.max_udp_sessions:
+            entry = (self.ingest.new_connection_id(), fresh, 0)
+            while len(self._sessions) >= self.settings.max_udp_sessions:
                 self._sessions.popitem(last=False)
         connection_id, session, sequence = entry
         entry = (connection_id, session, sequence + 1)
@@ -85,17 +88,17 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         return entry
 
     async def _publish_loop(self) -> None:
-        publisher = self.server.ingest.publisher
-        topic = self.server.ingest.topics.raw_frames
-        timeout = self.server.settings.ack_timeout_s
+        timeout = self.settings.ack_timeout_s
         while True:
             item, addr = await self._queue.get()
             try:
-                ack = await publisher.publish(topic, item.key, item.value)
+                ack = await self.ingest.publish(item)
             except PublishRefused as exc:
                 metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("datagram from %s not queued to Kafka: %s", addr, exc)
                 continue
+            finally:
+                self._queue.task_done()  # stop() awaits the queue's join, not a polling loop
             deadline = asyncio.get_running_loop().time() + timeout
             ack.add_done_callback(lambda fut, o=item, a=addr, d=deadline: self._acked(fut, o, a, d))
 
@@ -120,9 +123,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             self.transport.sendto(data, addr)
 
     async def stop(self, timeout_s: float) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("%d datagrams not queued to Kafka at shutdown", self._queue.qsize())
         if self._worker is not None:
             self._worker.cancel()
             try:

@@ -26,10 +26,11 @@ from pathlib import Path
 import faust
 from aiokafka.partitioner import murmur2
 
+from common.settings import KafkaSettings
 from processors.deadlines import DeadlineIndex, StreamClock
-from processors.pipeline import FrameProcessor, Output, OutputTopics, Result
+from processors.pipeline import FrameProcessor, Output, Result
 from processors.settings import ProcessorSettings
-from trackwire.settings import KafkaSettings
+from schemas.topics import topic_names
 
 log = logging.getLogger("trackwire.processor")
 
@@ -65,7 +66,7 @@ class ProcessorApp:
         self.settings = settings
         self.app_id = settings.app_id or default_app_id(kafka)
         self.partitions = partitions
-        self.topics = OutputTopics.from_prefix(kafka.topic_prefix)
+        self.topics = topic_names(kafka.topic_prefix)
         # Faust wants a data directory even with the memory store (nothing is kept there then).
         datadir = Path(tempfile.gettempdir()) / "trackwire-faust" / self.app_id
         datadir.mkdir(parents=True, exist_ok=True)

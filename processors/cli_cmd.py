@@ -1,6 +1,6 @@
 """`trackwire process` (and `python -m processors`): run one processor worker until SIGTERM/SIGINT.
 
-At start it makes sure the topics it reads and writes exist (trackwire.topics_cmd.ensure_topics),
+At start it makes sure the topics it reads and writes exist (common.kafka.ensure_topics),
 reads the raw-frames topic's actual partition count (the table changelog must have as many: a
 device's state lives in the changelog partition its id hashes to, as its frames do), then runs the
 Faust worker. Run several, anywhere: they share the partitions through the consumer group.
@@ -12,9 +12,11 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common.kafka import ensure_topics
+from common.logging import configure
+from common.settings import ConfigError, KafkaSettings, load
 from processors.settings import ProcessorSettings
 from schemas import topics as spec
-from trackwire.settings import ConfigError, KafkaSettings, load
 
 STAGE_TOPICS = (spec.RAW_FRAMES, spec.POSITIONS, spec.ALERTS, spec.SOS, spec.TELEMETRY, spec.EVENTS,
                 spec.DEAD_LETTERS)
@@ -26,8 +28,6 @@ async def prepare_topics(kafka: KafkaSettings, changelog: str, timeout_s: float 
     Refuses to start when the state changelog (if it exists already) has another partition count
     than the raw-frames topic: device state would no longer sit with the device's frames.
     """
-    from trackwire.topics_cmd import ensure_topics
-
     await ensure_topics(kafka, STAGE_TOPICS, timeout_s=timeout_s)
     raw = spec.RAW_FRAMES.full_name(kafka.topic_prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="trackwire-processor",
@@ -67,6 +67,8 @@ def run_process(
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
     settings = load(ProcessorSettings, app_id=app_id, web_port=web_port, log_level=log_level)
+    if settings.log_level:  # TRACKWIRE_PROCESSOR_LOG_LEVEL
+        configure("processor", level=settings.log_level)
     try:
         partitions = asyncio.run(prepare_topics(kafka, changelog_topic(settings.app_id or default_app_id(kafka))))
     except ConfigError:
@@ -75,9 +77,9 @@ def run_process(
         raise SystemExit(f"trackwire process: cannot prepare topics on {kafka.bootstrap_servers}: {exc!r} "
                          "(for a local broker run: bash deploy/local/kafka.sh start)") from None
     processor = ProcessorApp(settings, kafka, partitions)
-    worker = faust.Worker(processor.app, loglevel=settings.log_level, quiet=True)
-    # Faust's terminal spinner, installed for levels >= WARNING, sets the root logger to DEBUG so
-    # that every debug line of aiokafka/Faust is formatted: a third of the CPU at a few hundred
-    # frames/s. We have no terminal to spin on.
+    # override_logging=False: the process keeps common.logging's one format (Faust would install
+    # its own colour handler and banner), and no terminal spinner (installed for levels >= WARNING,
+    # it sets the root logger to DEBUG: a third of the CPU formatting debug lines nobody sees).
+    worker = faust.Worker(processor.app, quiet=True, override_logging=False)
     worker.spinner = None
     worker.execute_from_commandline()

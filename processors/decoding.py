@@ -14,7 +14,7 @@ import logging
 import math
 
 import msgpack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from protocols.base import Codec, Detection, Transport, guarded_decode
@@ -107,13 +107,18 @@ def decode_envelope(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
         if decoded.bug:  # logged apart from bad device input; the frame is still dead-lettered
             log.error("codec bug decoding frame %s: %s", envelope.frame_id, decoded.error)
         return out
-    for index, record in enumerate(decoded.records):
-        if record.device_id is None:
-            record.device_id = out.device_id
-        record.frame_id = envelope.frame_id
-        record.frame_index = index
-    out.records = list(decoded.records)
+    out.records = number_records(decoded.records, out.device_id, envelope.frame_id)
     return out
+
+
+def number_records(records, device_id: str | None, frame_id: str) -> list[Record]:
+    """The codec's records as new records carrying the device id (if they had none), the frame id
+    and their index in the frame; the codec's own objects are left as they are."""
+    return [
+        replace(record, device_id=record.device_id if record.device_id is not None else device_id,
+                frame_id=frame_id, frame_index=index)
+        for index, record in enumerate(records)
+    ]
 
 
 def _bad_coordinate(value: float | None, limit: float, name: str) -> str | None:
@@ -150,12 +155,15 @@ def check_fix(record: Record, received: datetime, max_future: timedelta) -> str 
     return _bad_coordinates(record) or _bad_time(record, received, max_future)
 
 
+_FIX_PLACE = ("lat", "lon", "altitude_m", "speed_kmh", "course_deg", "hdop", "satellites")
+
+
 def strip_fix(alert: Alert, received: datetime, max_future: timedelta) -> Alert:
-    """An alert with an impossible fix keeps its alarm: drop the impossible parts, mark it invalid."""
+    """An alert with an impossible fix keeps its alarm: a new alert without the impossible parts,
+    marked invalid."""
+    changes: dict = {"valid": False}
     if _bad_coordinates(alert):
-        alert.lat = alert.lon = alert.altitude_m = alert.speed_kmh = alert.course_deg = alert.hdop = None
-        alert.satellites = None
+        changes.update(dict.fromkeys(_FIX_PLACE))
     if _bad_time(alert, received, max_future):
-        alert.time = None
-    alert.valid = False
-    return alert
+        changes["time"] = None
+    return replace(alert, **changes)

@@ -6,6 +6,12 @@ state store is any mutable mapping of device-id bytes to `DeviceState` msgpack (
 tests, the Faust table in the worker). State is read, changed on a copy and written back only when
 the whole frame went through, so a failure half-way leaves it untouched.
 
+The main path reads top to bottom (`_process`): decode; sanity-check fixes (`_sane`); then either
+the stateless path (a frame not keyed by its device id) or the stateful one (`_stateful`: the rules
+over the device's state); every SOS/fall alert goes through `_on_sos`; publish, SOS first; write
+the state back last. Decoded records are never changed in place: numbering, a stripped fix and an
+opened episode are new records (dataclasses.replace). Topic names come from schemas.topics.
+
 Nothing is dropped silently: an unreadable envelope, a frame no codec can decode, a codec that
 raises, a record with an impossible fix, and a bug of ours all become dead letters carrying the
 original envelope and the reason. The only records not published one by one are SOS/fall repeats
@@ -24,49 +30,13 @@ from processors.decoding import check_fix, decode_envelope, read_envelope, strip
 from processors.rules import FrameContext, Rules, begin_episode
 from processors.settings import ProcessorSettings, ThresholdBook
 from processors.state import DeviceState
-from schemas import topics as spec
-from schemas.topics import device_key
-from schemas.alarms import SOS_ALARMS
 from schemas.envelopes import DeadLetter, RawFrame
-from schemas.records import Alert, Record, to_msgpack
+from schemas.records import Alert, Record, is_sos, to_msgpack
+from schemas.topics import TopicNames, device_key
 
 log = logging.getLogger(__name__)
 
 STAGE = "processor"
-
-
-@dataclass(frozen=True, slots=True)
-class OutputTopics:
-    """The full names of the topics the processor reads and writes, for one topic prefix."""
-
-    prefix: str
-    raw_frames: str
-    positions: str
-    alerts: str
-    sos: str
-    telemetry: str
-    events: str
-    dead_letters: str
-
-    @classmethod
-    def from_prefix(cls, prefix: str) -> "OutputTopics":
-        return cls(
-            prefix=prefix,
-            raw_frames=spec.RAW_FRAMES.full_name(prefix),
-            positions=spec.POSITIONS.full_name(prefix),
-            alerts=spec.ALERTS.full_name(prefix),
-            sos=spec.SOS.full_name(prefix),
-            telemetry=spec.TELEMETRY.full_name(prefix),
-            events=spec.EVENTS.full_name(prefix),
-            dead_letters=spec.DEAD_LETTERS.full_name(prefix),
-        )
-
-    def outputs(self) -> tuple[str, ...]:
-        return (self.positions, self.alerts, self.sos, self.telemetry, self.events, self.dead_letters)
-
-    def for_record(self, record: Record) -> tuple[str, ...]:
-        """schemas.topics.topics_for: its type's topic, and `sos` too for an SOS/fall alert."""
-        return tuple(topic.full_name(self.prefix) for topic in spec.topics_for(record))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +55,26 @@ class Result:
     received_ms: int | None = None  # the frame's reception time (the envelope's), when readable
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """The frame being processed, as the steps of `_process` need it."""
+
+    envelope: RawFrame
+    value: bytes  # the raw message, for dead letters
+    device_id: str | None
+    protocol: str
+    out_key: bytes | None  # the device id, else the raw message's key
+    decoded_count: int  # records the codec decoded (before any was dropped)
+
+    @property
+    def received(self) -> datetime:
+        return datetime.fromtimestamp(self.envelope.received_at_ms / 1000, timezone.utc)
+
+    @property
+    def received_ms(self) -> int:
+        return self.envelope.received_at_ms
+
+
 @dataclass(slots=True)
 class Counters:
     frames: int = 0
@@ -98,7 +88,7 @@ class Counters:
 class FrameProcessor:
     def __init__(
         self,
-        topics: OutputTopics,
+        topics: TopicNames,
         settings: ProcessorSettings,
         states: MutableMapping[bytes, bytes],
         *,
@@ -146,59 +136,75 @@ class FrameProcessor:
 
     def _process(self, key: bytes | None, value: bytes, envelope: RawFrame) -> Result:
         decoded = self._decode(envelope)
-        device_id = decoded.device_id
-        result = Result(device_id=device_id, received_ms=envelope.received_at_ms)
-        out_key = device_key(device_id) if device_id else key
-        protocol = decoded.protocol or "unknown"
-        received = datetime.fromtimestamp(envelope.received_at_ms / 1000, timezone.utc)
-
-        stateful = device_id is not None and key == device_key(device_id)
-        if device_id is not None and not stateful:
-            self.counters.stateless += 1
-        state = ctx = None
-        if stateful:
-            state = self.load(device_id) or DeviceState(device_id)
-            ctx = FrameContext(envelope.frame_id, envelope.received_at_ms, protocol, len(decoded.records))
-
+        frame = _Frame(envelope, value, decoded.device_id, decoded.protocol or "unknown",
+                       device_key(decoded.device_id) if decoded.device_id else key, len(decoded.records))
+        result = Result(device_id=frame.device_id, received_ms=envelope.received_at_ms)
         if decoded.error:
-            self._dead(result, decoded.error, value, out_key, envelope, protocol=decoded.protocol)
-        records: list[Record] = []
-        if state is not None:
-            records += self.rules.on_frame_start(state, ctx)
-        thresholds = self.thresholds.for_device(device_id)
-        for record in decoded.records:
+            self._dead(result, decoded.error, value, frame.out_key, envelope, protocol=decoded.protocol)
+        records = self._sane(decoded.records, frame, result)
+        # State belongs to the partition the device id hashes to: only a frame keyed by its device id
+        # (the listener keys by connection id until it knows the device) may read and write it.
+        state = ctx = None
+        if frame.device_id is not None and key == device_key(frame.device_id):
+            state = self.load(frame.device_id) or DeviceState(frame.device_id)
+            # Derived records are numbered after all of the codec's records, published or not.
+            ctx = FrameContext(envelope.frame_id, envelope.received_at_ms, frame.protocol, frame.decoded_count)
+            published = self._stateful(state, ctx, records)
+        else:
+            if frame.device_id is not None:
+                self.counters.stateless += 1
+            published = [r for record in records for r in (self._on_sos(None, record, frame) if is_sos(record)
+                                                          else [record])]
+        # SOS first: alerting consumers wait on it, the other topics do not.
+        published.sort(key=lambda r: not is_sos(r))
+        self._publish(result, published, frame.out_key)
+        if state is not None:  # last: only a frame that went through all the way changes state
+            self._end_frame(state, ctx, result)
+        return result
+
+    def _sane(self, records: list[Record], frame: "_Frame", result: Result) -> list[Record]:
+        """The records that may be published: an impossible fix is dead-lettered, and its record
+        dropped, except an alert, which is kept without the impossible parts (an alarm is never lost)."""
+        received = frame.received
+        kept = []
+        for record in records:
             self.counters.records += 1
             reason = check_fix(record, received, self.max_future)
             if reason:
                 self._dead(result, f"impossible fix in record {record.frame_index} ({record.type}): {reason}",
-                           value, out_key, envelope, protocol=protocol, device_id=device_id)
+                           frame.value, frame.out_key, frame.envelope, protocol=frame.protocol,
+                           device_id=frame.device_id)
                 if not isinstance(record, Alert):
                     continue
-                strip_fix(record, received, self.max_future)  # an alarm is never lost over its fix
-            sos = isinstance(record, Alert) and record.alarm in SOS_ALARMS
-            if state is None:
-                if sos:
-                    begin_episode(record, envelope.received_at_ms)
-                records.append(record)
-                continue
-            if sos:
-                published = self.rules.on_alarm(state, record, ctx)
-                if not published:
-                    self.counters.repeats_folded += 1
-                records += published
-            else:
-                records.append(record)
-            records += self.rules.on_record(state, record, thresholds, ctx)
+                record = strip_fix(record, received, self.max_future)
+            kept.append(record)
+        return kept
 
-        # SOS first: alerting consumers wait on it, the other topics do not.
-        records.sort(key=lambda r: not (isinstance(r, Alert) and r.alarm in SOS_ALARMS))
-        self._publish(result, records, out_key)
-        if state is not None:  # last: only a frame that went through all the way changes state
-            self.rules.on_frame_end(state, ctx)
-            result.deadline_ms = self.rules.next_deadline(state, thresholds)
-            self._save(state)
-            result.stateful = True
-        return result
+    def _stateful(self, state: DeviceState, ctx: FrameContext, records: list[Record]) -> list[Record]:
+        """The rules over a frame of a device whose state this worker holds (changed in `state`)."""
+        thresholds = self.thresholds.for_device(state.device_id)
+        published = self.rules.on_frame_start(state, ctx)
+        for record in records:
+            published += self._on_sos(state, record, ctx) if is_sos(record) else [record]
+            published += self.rules.on_record(state, record, thresholds, ctx)
+        return published
+
+    def _end_frame(self, state: DeviceState, ctx: FrameContext, result: Result) -> None:
+        self.rules.on_frame_end(state, ctx)
+        result.deadline_ms = self.rules.next_deadline(state, self.thresholds.for_device(state.device_id))
+        self._save(state)
+        result.stateful = True
+
+    def _on_sos(self, state: DeviceState | None, alert: Alert, ctx: "FrameContext | _Frame") -> list[Record]:
+        """Every SOS/fall alert passes here. With the device's state: the episode rules (the first
+        alarm opens an episode, repeats within the gap are counted, not published). Without (a frame
+        not keyed by its device): each alarm is published as an episode of its own."""
+        if state is None:
+            return [begin_episode(alert, ctx.received_ms)]
+        published = self.rules.on_alarm(state, alert, ctx)  # type: ignore[arg-type]
+        if not published:
+            self.counters.repeats_folded += 1
+        return list(published)
 
     # -- time ------------------------------------------------------------------------------
 

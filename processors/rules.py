@@ -21,7 +21,7 @@ condition was known to hold.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from processors.settings import Thresholds
@@ -107,11 +107,9 @@ def fix_of(record: Position | Alert) -> dict:
 
 
 def begin_episode(alert: Alert, received_ms: int) -> Alert:
-    """Mark an SOS/fall alert as the opening alert of its episode."""
-    alert.state = OPEN
-    alert.repeat_count = 1
-    alert.first_time = alert.last_time = ms_to_time(received_ms)
-    return alert
+    """The SOS/fall alert as the opening alert of its episode (a new record; the decoded one is kept)."""
+    opened = ms_to_time(received_ms)
+    return replace(alert, state=OPEN, repeat_count=1, first_time=opened, last_time=opened)
 
 
 class Rules:

@@ -65,7 +65,7 @@ class ProcessorSettings(BaseSettings):
     session_timeout_s: float | None = Field(
         None, gt=0, description="Consumer group session timeout: how soon a crashed worker's partitions move "
                                 "(None: Faust's default, 60 s; the broker's minimum is usually 6 s)")
-    log_level: str = Field("info")
+    log_level: str | None = Field(None, description="our loggers' level; None: TRACKWIRE_LOG_LEVEL (common/logging.py)")
 
     # Thresholds, global (flattened so each is one env var, e.g. TRACKWIRE_PROCESSOR_SPO2_LOW_PCT=92)
     offline_after_s: float | None = Thresholds.model_fields["offline_after_s"].default

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Union
 
 import msgpack
 
-from schemas.alarms import Alarm
+from schemas.alarms import SOS_ALARMS, Alarm
 
 SCHEMA_VERSION = 1
 
@@ -111,6 +111,11 @@ class Alert(_Fix):
     def from_fix(cls, fix: _Fix, alarm: Alarm) -> "Alert":
         values = {f.name: getattr(fix, f.name) for f in dataclasses.fields(_Fix)}
         return cls(alarm=alarm, **values)
+
+
+def is_sos(record: object) -> bool:
+    """An SOS or fall alert: the alerts alerting consumers act on at once (schemas.alarms.SOS_ALARMS)."""
+    return isinstance(record, Alert) and record.alarm in SOS_ALARMS
 
 
 @dataclass(slots=True, kw_only=True)

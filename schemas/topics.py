@@ -1,7 +1,7 @@
 """Every Kafka topic of the pipeline, in one place: name, key, record type, partitions, retention
 and cleanup policy.
 
-`TOPICS` is the one registry: `trackwire topics` (trackwire/topics_cmd.py) creates and updates the
+`TOPICS` is the one registry: `trackwire topics` (trackwire/topics_cmd.py, through common/kafka.py) creates and updates the
 topics from it, the stages take their topic names from it, and docs/topics.md documents it (a test
 keeps the two in step). A topic's full name is `KafkaSettings.topic_prefix` + `TopicSpec.name`, so
 several deployments can share one cluster.
@@ -16,8 +16,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from schemas.alarms import SOS_ALARMS
-from schemas.records import Alert, Record
+from schemas.records import Record, is_sos
 
 HOUR_MS = 3600 * 1000
 DAY_MS = 24 * HOUR_MS
@@ -40,6 +39,11 @@ class TopicSpec:
 
     def full_name(self, prefix: str) -> str:
         return prefix + self.name
+
+    @property
+    def attribute(self) -> str:
+        """Its field in TopicNames: "dead-letters" -> dead_letters."""
+        return self.name.replace("-", "_")
 
     def configs(self) -> dict[str, str]:
         """The topic configs `trackwire topics` sets and keeps equal to these; others are left alone."""
@@ -119,9 +123,13 @@ class TopicNames:
     commands: str
     devices: str
 
+    def for_record(self, record: Record) -> tuple[str, ...]:
+        """The full names of the topics a decoded record goes to (`topics_for`)."""
+        return tuple(getattr(self, spec.attribute) for spec in topics_for(record))
+
 
 def topic_names(prefix: str) -> TopicNames:
-    return TopicNames(**{spec.name.replace("-", "_"): spec.full_name(prefix) for spec in TOPICS})
+    return TopicNames(**{spec.attribute: spec.full_name(prefix) for spec in TOPICS})
 
 
 # Where a decoded record goes (besides SOS, see `topics_for`).
@@ -130,7 +138,7 @@ RECORD_TOPICS: dict[str, TopicSpec] = {"position": POSITIONS, "alert": ALERTS, "
 
 def topics_for(record: Record) -> tuple[TopicSpec, ...]:
     """The topics a decoded record is published to: its type's topic, and SOS for an SOS/fall alert."""
-    if isinstance(record, Alert) and record.alarm in SOS_ALARMS:
+    if is_sos(record):
         return (ALERTS, SOS)
     return (RECORD_TOPICS[record.type],)
 

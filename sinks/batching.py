@@ -1,34 +1,12 @@
-"""The batching policy, the batch and the retry backoff: pure, clock passed in, no Kafka, no ClickHouse."""
+"""The rows of a batch per table, with their deduplication tokens: pure, no Kafka, no ClickHouse.
+
+The batching policy is common/delivery.py (BatchPolicy), the retry backoff common/backoff.py."""
 
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPolicy:
-    """Write when the batch holds `max_rows` rows, or when its oldest row is `max_seconds` old."""
-
-    max_rows: int
-    max_seconds: float
-
-    def due(self, rows: int, age_s: float) -> bool:
-        return rows >= self.max_rows or (rows > 0 and age_s >= self.max_seconds)
-
-    def wait_s(self, rows: int, age_s: float) -> float:
-        """How long to wait for more input before the batch is due (max_seconds when empty)."""
-        if rows == 0:
-            return self.max_seconds
-        if rows >= self.max_rows:
-            return 0.0
-        return max(0.0, self.max_seconds - age_s)
-
-    def room(self, rows: int) -> int:
-        """How many more rows the batch takes; the consumer never fetches more (bounded memory)."""
-        return max(0, self.max_rows - rows)
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -75,16 +53,3 @@ class Batch:
         self.offsets.clear()
         self.count = 0
         self.started_at = None
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: initial * 2**(attempt-1), capped, +/- `jitter` of it."""
-
-    initial_s: float
-    max_s: float
-    jitter: float = 0.2
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        base = min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1))
-        return base * (1 - self.jitter + 2 * self.jitter * rand())

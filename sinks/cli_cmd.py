@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import signal
 import sys
 from typing import TextIO
 
+from common.settings import KafkaSettings, load
 from sinks.settings import SinkSettings
-from trackwire.settings import KafkaSettings, load
-
-log = logging.getLogger("trackwire.sink")
-
-
-def _logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def run_sink(
@@ -33,7 +24,6 @@ def run_sink(
     settings = load(SinkSettings, clickhouse_url=clickhouse_url, batch_max_rows=batch_max_rows,
                     batch_max_seconds=batch_max_seconds, ttl_days=ttl_days, group_id=group_id, http_port=http_port)
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
-    _logging()
     try:
         asyncio.run(_serve(settings, kafka))
     except Exception as exc:  # noqa: BLE001 - the message is what the operator needs; the traceback is logged
@@ -41,26 +31,12 @@ def run_sink(
 
 
 async def _serve(settings: SinkSettings, kafka: KafkaSettings) -> None:
+    from common.service import run_until_signal
     from sinks.service import Sink
 
-    sink = Sink(settings, kafka)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    async def stop_on_signal() -> None:
-        await stop.wait()
-        log.info("stopping")
-        await sink.stop()  # also ends a start that is still waiting for ClickHouse
-
-    watcher = asyncio.create_task(stop_on_signal())
-    try:
-        await sink.start()
-        await sink.wait()  # returns after a stop; raises what stopped the sink otherwise
-    finally:
-        watcher.cancel()
-        await sink.stop()
+    # A signal also ends a start that is still waiting for ClickHouse; an error the sink cannot
+    # wait out is raised here.
+    await run_until_signal(Sink(settings, kafka))
 
 
 def run_migrate(clickhouse_url: str | None = None, ttl_days: int | None = None, out: TextIO | None = None) -> None:

@@ -8,6 +8,7 @@ blood-pressure + heart-rate reading and a GOTOP fix (tests/protocols/frames_*.py
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -66,6 +67,21 @@ async def _first_sos(bootstrap: str, topic: str, timeout_s: float = 90):
     raise AssertionError(f"no SOS alert on {topic} within {timeout_s}s")
 
 
+def assert_one_log_format(output: str) -> None:
+    """Every line the pipeline printed is one JSON log entry of a stage; libraries only at warning."""
+    entries = []
+    for line in output.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}") from None
+    assert {e["stage"] for e in entries} == {"run", "listener", "processor", "sink"}
+    assert all(set(e) >= {"ts", "level", "stage", "logger", "msg"} for e in entries)
+    ours = ("trackwire", "listener", "processors", "sinks", "common", "simulator")
+    chatter = [e for e in entries if not e["logger"].startswith(ours) and e["level"] in ("debug", "info")]
+    assert chatter == []
+
+
 async def test_devices_to_clickhouse_through_the_whole_pipeline(kafka_bootstrap, kafka_prefix, tmp_path):
     port, listener_http, sink_http, processor_web = _free_port(), _free_port(), _free_port(), _free_port()
     env = {**os.environ, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRACKWIRE_TOPIC_PREFIX": kafka_prefix,
@@ -74,7 +90,10 @@ async def test_devices_to_clickhouse_through_the_whole_pipeline(kafka_bootstrap,
            "TRACKWIRE_PROCESSOR_WEB_PORT": str(processor_web), "TRACKWIRE_SINK_BATCH_MAX_SECONDS": "0.5",
            # The sample frames are years old; the default TTL (365 days of device time) would drop them.
            "TRACKWIRE_SINK_TTL_DAYS": "0",
-           "TRACKWIRE_LOG_LEVEL": "WARNING"}
+           # The default level: what an operator sees (checked below: one format, no library chatter).
+           "TRACKWIRE_LOG_FORMAT": "json"}
+    env.pop("TRACKWIRE_LOG_LEVEL", None)
+    env.pop("TRACKWIRE_LOG_LIBRARY_LEVEL", None)
     run = subprocess.Popen([sys.executable, "-m", "trackwire.cli", "run", "--port", str(port), "--simulate", "0"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -100,6 +119,7 @@ async def test_devices_to_clickhouse_through_the_whole_pipeline(kafka_bootstrap,
         run.send_signal(signal.SIGINT)
         output, _ = await asyncio.to_thread(run.communicate, timeout=120)
     assert run.returncode == 0, output[-3000:]
+    assert_one_log_format(output)
 
     client = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path}/clickhouse")
     positions = client.query(

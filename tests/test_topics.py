@@ -18,7 +18,7 @@ from schemas.topics import (
     topic_names, topics_for,
 )
 from trackwire.cli import main
-from trackwire.settings import KafkaSettings
+from common.settings import KafkaSettings
 from trackwire.topics_cmd import ensure_topics
 
 DOCS = (Path(__file__).resolve().parents[1] / "docs" / "topics.md").read_text()

@@ -63,12 +63,12 @@ def _listener_options(fn):
 @_listener_options
 def listen(host, port, http_port, bootstrap_servers, allowlist_enabled) -> None:
     """Serve devices on one port (TCP and UDP), publishing every frame to Kafka."""
+    from common.logging import configure
+    from common.settings import KafkaSettings, load
     from listener.main import run_listen
     from listener.settings import ListenerSettings
-    from trackwire import logs
-    from trackwire.settings import KafkaSettings, load
 
-    logs.configure()
+    configure("listener")
     settings = load(ListenerSettings, host=host, port=port, http_port=http_port, allowlist_enabled=allowlist_enabled)
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
     run_listen(settings, kafka)
@@ -90,7 +90,7 @@ def devices_add(device_id, display_name, group, bootstrap_servers) -> None:
 
     from listener.devices import DeviceSettings, put_device
     from listener.main import topic_names
-    from trackwire.settings import KafkaSettings, load
+    from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
     asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id,
@@ -107,7 +107,7 @@ def devices_remove(device_id, bootstrap_servers) -> None:
 
     from listener.devices import put_device
     from listener.main import topic_names
-    from trackwire.settings import KafkaSettings, load
+    from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
     asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id, None))
@@ -124,7 +124,7 @@ def devices_list(bootstrap_servers) -> None:
 
     from listener.devices import list_devices
     from listener.main import topic_names
-    from trackwire.settings import KafkaSettings, load
+    from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
     for device_id, settings in sorted(asyncio.run(list_devices(kafka.bootstrap_servers, topic_names(kafka).devices)).items()):
@@ -148,8 +148,10 @@ def sink(**options) -> None:
     Applies the schema migrations first. Offsets are committed only after ClickHouse took the rows;
     while ClickHouse is down the sink holds its batch and waits (logs, /health, metrics say so).
     """
+    from common.logging import configure
     from sinks.cli_cmd import run_sink
 
+    configure("sink")
     run_sink(**options)
 
 
@@ -177,8 +179,10 @@ def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probabi
     import asyncio
     import json
 
+    from common.logging import configure
     from simulator.run import PROTOCOLS, SimConfig, simulate as run
 
+    configure("simulator")
     config = SimConfig(host=host, port=port, devices=devices, protocols=tuple(protocols) or PROTOCOLS,
                        interval_s=interval_s, duration_s=duration_s, sos_probability=sos_probability)
     stats = asyncio.run(run(config))
@@ -199,8 +203,10 @@ def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probabi
 @click.option("--simulate-interval", type=float, default=10.0, show_default=True)
 def run(port, simulate_devices, simulate_interval) -> None:
     """Run the whole pipeline locally: listener, processor worker and sink (and a simulator)."""
+    from common.logging import configure
     from trackwire.run_cmd import run_pipeline
 
+    configure("run")
     raise SystemExit(run_pipeline(simulate_devices=simulate_devices, simulate_interval_s=simulate_interval, port=port))
 
 
@@ -218,8 +224,10 @@ def process(bootstrap_servers, topic_prefix, app_id, web_port, log_level) -> Non
     table. Run several: they share the raw-frames partitions and the state moves with them.
     Thresholds and timings come from TRACKWIRE_PROCESSOR_* variables (processors/settings.py).
     """
+    from common.logging import configure
     from processors.cli_cmd import run_process
 
+    configure("processor", level=log_level)
     run_process(bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix, app_id=app_id, web_port=web_port,
                 log_level=log_level)
 

@@ -7,6 +7,7 @@ the others are stopped too, so a broken pipeline is never left half-running.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,9 +15,9 @@ import sys
 import time
 import urllib.request
 
-import click
-
 STAGES = ("listen", "process", "sink")
+
+log = logging.getLogger("trackwire.run")
 
 
 def _spawn(args: list[str]) -> subprocess.Popen:
@@ -40,9 +41,23 @@ def _wait_until_ready(listener: subprocess.Popen, timeout_s: float = 120.0) -> N
 
 
 def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int) -> int:
-    from trackwire.topics_cmd import run_topics
+    import asyncio
 
-    run_topics()  # create/update topics once, before the stages start
+    from aiokafka.errors import KafkaError
+
+    from common.kafka import TopicError
+    from common.settings import KafkaSettings, load
+    from trackwire.topics_cmd import ensure_topics
+
+    # Create/update topics once, before the stages start; logged like everything else.
+    kafka = load(KafkaSettings)
+    try:
+        actions = asyncio.run(ensure_topics(kafka))
+    except (KafkaError, TopicError) as exc:
+        raise SystemExit(f"trackwire run: {exc} (bootstrap servers {kafka.bootstrap_servers}; "
+                         "for a local broker run: bash deploy/local/kafka.sh start)") from None
+    for action in actions:
+        log.info("topic %s", action)
     children: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -59,13 +74,12 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
         _wait_until_ready(children["listen"])
         children["simulate"] = _spawn(["simulate", "--port", str(port), "--devices", str(simulate_devices),
                                        "--interval", str(simulate_interval_s), "--duration", "31536000"])
-    click.echo(f"trackwire: pipeline running ({', '.join(children)}); devices on port {port}; Ctrl-C stops it",
-               err=True)
+    log.info("pipeline running (%s); devices on port %d; Ctrl-C stops it", ", ".join(children), port)
     exit_code = 0
     while not stopping:
         for name, child in children.items():
             if child.poll() is not None:
-                click.echo(f"trackwire: {name} exited with {child.returncode}; stopping the pipeline", err=True)
+                log.error("%s exited with %s; stopping the pipeline", name, child.returncode)
                 exit_code = child.returncode or 1
                 stopping = True
                 break

@@ -12,7 +12,7 @@ from listener.server import ListenerServer
 from listener.settings import ListenerSettings
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.topics import TopicNames, topic_names
-from trackwire.settings import KafkaSettings
+from common.settings import KafkaSettings
 from trackwire.topics_cmd import ensure_topics
 
 

@@ -12,7 +12,7 @@ from listener.devices import DeviceSettings, list_devices, put_device
 from schemas.envelopes import DownlinkCommand
 from tests.listener.conftest import dead_letters, read_exactly, read_topic, running_listener
 from tests.protocols import frames_watch as WATCH
-from trackwire.settings import KafkaSettings
+from common.settings import KafkaSettings
 from trackwire.topics_cmd import ensure_topics
 
 pytestmark = pytest.mark.kafka

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from processors.pipeline import OutputTopics
+from schemas.topics import TopicNames
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.records import from_msgpack, to_json_dict
 
@@ -113,10 +113,10 @@ async def publish_raw(bootstrap: str, topic: str, key: bytes | None, value: byte
 class Outputs:
     """Everything on the processor's output topics, decoded: topic -> [(key, record dict | DeadLetter)]."""
 
-    def __init__(self, bootstrap: str, topics: OutputTopics) -> None:
+    def __init__(self, bootstrap: str, topics: TopicNames) -> None:
         self.topics = topics
         self.got: dict[str, list] = defaultdict(list)
-        self._consumer = AIOKafkaConsumer(*topics.outputs(), bootstrap_servers=bootstrap,
+        self._consumer = AIOKafkaConsumer(topics.positions, topics.alerts, topics.sos, topics.telemetry, topics.events, topics.dead_letters, bootstrap_servers=bootstrap,
                                           auto_offset_reset="earliest", enable_auto_commit=False)
 
     async def __aenter__(self) -> "Outputs":

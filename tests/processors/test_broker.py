@@ -11,7 +11,7 @@ import time
 import pytest
 
 from processors.app import partition_for
-from processors.pipeline import OutputTopics
+from schemas.topics import topic_names
 from schemas.envelopes import RawFrame
 
 from harness import Outputs, Worker, by_frame, last_partitions, publish, publish_raw
@@ -67,7 +67,7 @@ def keyed(device_id: str, records: list[dict]) -> list:
 
 async def test_real_frames_reach_their_topics_and_a_malformed_frame_is_dead_lettered_between_good_ones(
         kafka_bootstrap, kafka_prefix, workers):
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     workers(1)
     clock = Clock()
     gt06_id = "864717003283581"
@@ -114,7 +114,7 @@ async def test_real_frames_reach_their_topics_and_a_malformed_frame_is_dead_lett
 
 async def test_sos_burst_is_one_alert_health_alert_clears_and_silence_raises_offline(
         kafka_bootstrap, kafka_prefix, workers):
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     workers(1, sos_episode_gap_s=2, offline_after_s=4)
     clock = Clock()
     watch_id, gotop_id, gt06_id, health_id = "8809008845", "860264050778076", "864717003283581", "8800000015"
@@ -163,7 +163,7 @@ async def test_sos_burst_is_one_alert_health_alert_clears_and_silence_raises_off
 
 
 async def test_a_restarted_worker_resumes_with_the_device_state(kafka_bootstrap, kafka_prefix, workers):
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     [first] = workers(1, sos_episode_gap_s=20)
     clock = Clock()
     device = "8809008845"
@@ -196,7 +196,7 @@ async def test_a_restarted_worker_resumes_with_the_device_state(kafka_bootstrap,
 
 
 async def test_workers_share_partitions_and_state_moves_when_one_crashes(kafka_bootstrap, kafka_prefix, workers):
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     # A long episode gap: on a loaded machine the failover can take a while, and the repeats must
     # still fall inside the episode they belong to.
     a, b = workers(2, sos_episode_gap_s=90, session_timeout_s=6)
@@ -223,7 +223,7 @@ async def test_workers_share_partitions_and_state_moves_when_one_crashes(kafka_b
 
 
 async def test_catching_up_after_an_outage_raises_no_false_offline(kafka_bootstrap, kafka_prefix, workers):
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     [first] = workers(1, offline_after_s=3)
     clock = Clock()
     device = "8800000015"

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from processors.app import changelog_topic, default_app_id
 from processors.cli_cmd import prepare_topics
-from trackwire.settings import ConfigError, KafkaSettings
+from common.settings import ConfigError, KafkaSettings
 
 from harness import REPO
 

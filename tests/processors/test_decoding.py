@@ -120,9 +120,11 @@ def test_possible_fixes_pass_and_invalid_ones_stay_marked(record):
 def test_strip_fix_keeps_the_alarm_and_drops_only_what_is_impossible():
     alert = Alert(protocol="p", alarm=Alarm.SOS, valid=True, lat=95.0, lon=1.0, speed_kmh=3.0,
                   time=RECEIVED, battery_pct=50)
-    strip_fix(alert, RECEIVED, DAY)
-    assert (alert.lat, alert.lon, alert.speed_kmh, alert.valid, alert.time, alert.battery_pct) == (
-        None, None, None, False, RECEIVED, 50)
+    stripped = strip_fix(alert, RECEIVED, DAY)
+    assert (stripped.lat, stripped.lon, stripped.speed_kmh, stripped.valid, stripped.time, stripped.battery_pct,
+            stripped.alarm) == (None, None, None, False, RECEIVED, 50, Alarm.SOS)
+    assert (alert.lat, alert.valid) == (95.0, True)  # the decoded record is not changed
     future = Alert(protocol="p", alarm=Alarm.FALL, lat=1.0, lon=2.0, time=RECEIVED + 2 * DAY)
-    strip_fix(future, RECEIVED, DAY)
-    assert (future.lat, future.lon, future.time, future.valid) == (1.0, 2.0, None, False)
+    stripped = strip_fix(future, RECEIVED, DAY)
+    assert (stripped.lat, stripped.lon, stripped.time, stripped.valid) == (1.0, 2.0, None, False)
+    assert future.time == RECEIVED + 2 * DAY

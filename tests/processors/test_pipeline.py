@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from processors.decoding import DecodedFrame
-from processors.pipeline import FrameProcessor, OutputTopics
+from processors.pipeline import FrameProcessor
+from schemas.topics import topic_names
 from processors.settings import ProcessorSettings
 from processors.state import DeviceState
 from schemas.alarms import Alarm
@@ -19,7 +20,7 @@ from sample_frames import BASE_MS, envelope, expected, heart, iso, load
 
 GOTOP = load("frames_gotop")
 WATCH = load("frames_watch")
-TOPICS = OutputTopics.from_prefix("t.")
+TOPICS = topic_names("t.")
 NOW_S = BASE_MS / 1000 + 3600
 SOS_DEV = "8809008845"  # WATCH.AL_SOS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processors.settings import ProcessorSettings, Thresholds
-from trackwire.settings import ConfigError, load
+from common.settings import ConfigError, load
 
 
 def test_global_thresholds_and_per_device_overrides_from_the_environment(monkeypatch):

@@ -17,7 +17,7 @@ from schemas.records import to_dict, to_msgpack
 from sinks.rows import dead_letter_from_row, record_from_row
 from sinks.service import SINK_TOPICS
 from sinks.settings import SinkSettings
-from trackwire.settings import KafkaSettings
+from common.settings import KafkaSettings
 from trackwire.topics_cmd import ensure_topics
 
 

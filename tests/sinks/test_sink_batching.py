@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.batching import Backoff, Batch, BatchPolicy
+from common.backoff import Backoff
+from common.delivery import BatchPolicy
+from sinks.batching import Batch
 
 DEDUP = {"t": 1, "u": 0}
 
