@@ -11,7 +11,9 @@ from typing import Callable
 
 from aiokafka import AIOKafkaConsumer
 
+from common.kafka_security import aiokafka_options
 from common.service import supervise
+from common.settings import KafkaSettings
 from protocols.base import Command
 from schemas.envelopes import DownlinkCommand
 
@@ -19,9 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class CommandFollower:
-    def __init__(self, bootstrap_servers: str, topic: str, deliver: Callable[[DownlinkCommand, Command], bool],
+    def __init__(self, kafka: KafkaSettings, topic: str, deliver: Callable[[DownlinkCommand, Command], bool],
                  on_failure: Callable[[BaseException], None] | None = None) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._on_failure = on_failure  # the follower died: downlink is gone, the owner decides (the listener stops)
         self._topic = topic
         self._deliver = deliver
@@ -32,7 +34,8 @@ class CommandFollower:
         # Only commands issued from now on: a command queued while no listener held the device is
         # not replayed on reconnect (that is a later feature with per-command status).
         self._consumer = AIOKafkaConsumer(
-            self._topic, bootstrap_servers=self._bootstrap, group_id=None, auto_offset_reset="latest",
+            self._topic, bootstrap_servers=self._kafka.bootstrap_servers, group_id=None, auto_offset_reset="latest",
+            **aiokafka_options(self._kafka),
             enable_auto_commit=False,
         )
         await self._consumer.start()

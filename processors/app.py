@@ -29,6 +29,7 @@ from aiokafka.partitioner import murmur2
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.pipeline import FrameProcessor, Output, OutputTopics, Result
 from processors.settings import ProcessorSettings
+from common.kafka_security import faust_credentials
 from common.settings import KafkaSettings
 
 log = logging.getLogger("trackwire.processor")
@@ -76,6 +77,7 @@ class ProcessorApp:
         self.app = faust.App(
             self.app_id,
             broker=[f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",") if host.strip()],
+            broker_credentials=faust_credentials(kafka),
             store=settings.store,
             datadir=str(datadir),
             topic_partitions=partitions,

@@ -88,7 +88,7 @@ def devices_add(device_id, display_name, group, bootstrap_servers) -> None:
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id,
+    asyncio.run(put_device(kafka, topic_names(kafka).devices, device_id,
                            DeviceSettings(display_name=display_name, group=group)))
     click.echo(f"registered {device_id}")
 
@@ -105,7 +105,7 @@ def devices_remove(device_id, bootstrap_servers) -> None:
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id, None))
+    asyncio.run(put_device(kafka, topic_names(kafka).devices, device_id, None))
     click.echo(f"removed {device_id}")
 
 
@@ -122,7 +122,7 @@ def devices_list(bootstrap_servers) -> None:
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    for device_id, settings in sorted(asyncio.run(list_devices(kafka.bootstrap_servers, topic_names(kafka).devices)).items()):
+    for device_id, settings in sorted(asyncio.run(list_devices(kafka, topic_names(kafka).devices)).items()):
         click.echo(json.dumps({"device_id": device_id, **{k: v for k, v in asdict(settings).items() if v is not None}}))
 
 
