@@ -97,7 +97,11 @@ def describe(kafka: KafkaSettings, host: str, port: int, exc: BaseException) -> 
                 "requires a client certificate needs TRACKWIRE_KAFKA_SSL_CERTFILE/KEYFILE; a listener without TLS "
                 "needs TRACKWIRE_KAFKA_SECURITY_PROTOCOL PLAINTEXT or SASL_PLAINTEXT")
     protocol_hint = (f" (security protocol {kafka.security_protocol}: a listener of another protocol closes the "
-                     "connection like this too; check TRACKWIRE_KAFKA_SECURITY_PROTOCOL)")
+                     "connection like this, check TRACKWIRE_KAFKA_SECURITY_PROTOCOL")
+    if kafka.uses_tls and kafka.ssl_certfile is None:
+        # With TLS 1.3 the broker's refusal of a missing client certificate arrives after the handshake.
+        protocol_hint += "; so does a listener that requires a client certificate: TRACKWIRE_KAFKA_SSL_CERTFILE/KEYFILE"
+    protocol_hint += ")"
     if isinstance(exc, (ConnectionRefusedError, OSError)) and not isinstance(exc, ConnectionResetError):
         return f"cannot connect to the Kafka broker at {where}: {exc}"
     if isinstance(exc, (KafkaError, asyncio.TimeoutError, ConnectionResetError)):
