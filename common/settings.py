@@ -30,15 +30,15 @@ _SASL_FIELDS = ("sasl_mechanism", "sasl_username", "sasl_password")
 _TLS_FIELDS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_key_password")
 
 
-def readable_file(value: str | None, setting: str) -> str | None:
-    """`value` if it names a file this process can read; a message naming `setting` otherwise."""
+def readable_file(value: str | None) -> str | None:
+    """`value` if it names a file this process can read (pydantic's message names the setting)."""
     if value is None:
         return None
     try:
         with open(value, "rb"):
             pass
     except OSError as exc:
-        raise ValueError(f"{setting}={value}: cannot read the file: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot read the file: {exc.strerror or exc}") from None
     return value
 
 
@@ -100,8 +100,8 @@ class KafkaSettings(BaseSettings):
 
     @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
     @classmethod
-    def _file_readable(cls, value: str | None, info) -> str | None:
-        return readable_file(value, _ENV[info.field_name])
+    def _file_readable(cls, value: str | None) -> str | None:
+        return readable_file(value)
 
     @property
     def uses_sasl(self) -> bool:
@@ -141,7 +141,8 @@ class KafkaSettings(BaseSettings):
         """The TLS context of every client (aiokafka's create_ssl_context: hostname checked)."""
         from aiokafka.helpers import create_ssl_context
 
-        password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+        # Without a configured password a callable that refuses: OpenSSL would prompt on the terminal.
+        password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else _no_key_password
         try:
             context = create_ssl_context(cafile=self.ssl_cafile)
         except (ssl.SSLError, ValueError) as exc:
@@ -173,10 +174,15 @@ def load(settings_cls: type[BaseSettings], **overrides) -> BaseSettings:
         raise ConfigError(problems) from None
 
 
+def _no_key_password() -> str:
+    raise ValueError(f"the key is encrypted: set {_ENV['ssl_key_password']}")
+
+
 def _describe(err: dict) -> str:
     where = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
     if not where:  # a check across fields: its input is every setting, passwords too, so leave it out
-        return err["msg"].removeprefix("Value error, ")
+        return message
     if "password" in where.lower():
-        return f"{where}: {err['msg']}"
-    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+        return f"{where}: {message}"
+    return f"{where}: {message} (got {err.get('input')!r})"
