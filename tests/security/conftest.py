@@ -40,6 +40,8 @@ class Pki:
     client_cert: Path  # PEM, signed by the CA
     client_key: Path  # PEM, unencrypted
     client_key_encrypted: Path  # PEM, encrypted with KEY_PASSWORD
+    server_cert: Path  # PEM, signed by the CA for 127.0.0.1 (a stand-in https server)
+    server_key: Path  # PEM
 
 
 # EC keys and a JVM that does not optimise: each keytool run takes ~1 s instead of ~7 s on a busy machine.
@@ -62,7 +64,8 @@ def make_pki(directory: Path) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     d = {name: str(directory / name) for name in (
         "ca.p12", "ca.pem", "ca.key", "broker.p12", "broker.csr", "broker.pem", "other-ca.pem", "other-ca.key",
-        "client.key", "client.csr", "client.pem", "client-encrypted.key")}
+        "client.key", "client.csr", "client.pem", "client-encrypted.key", "server.key", "server.csr", "server.pem",
+        "server.ext")}
     # keytool -genkeypair makes a self-signed certificate; bc:c makes it a CA.
     _keytool("-genkeypair", "-alias", "ca", "-dname", "CN=trackwire test CA", *_EC, "-ext", "bc:c",
              "-keystore", d["ca.p12"])
@@ -85,8 +88,13 @@ def make_pki(directory: Path) -> Pki:
          "-CAcreateserial", "-days", "3", "-out", d["client.pem"])
     _run("openssl", "pkey", "-in", d["client.key"], "-aes256", "-passout", f"pass:{KEY_PASSWORD}",
          "-out", d["client-encrypted.key"])
+    _run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", "/CN=127.0.0.1", "-keyout", d["server.key"], "-out", d["server.csr"])
+    Path(d["server.ext"]).write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _run("openssl", "x509", "-req", "-in", d["server.csr"], "-CA", d["ca.pem"], "-CAkey", d["ca.key"],
+         "-CAcreateserial", "-days", "3", "-extfile", d["server.ext"], "-out", d["server.pem"])
     return Pki(Path(d["ca.pem"]), Path(d["other-ca.pem"]), Path(d["broker.p12"]), Path(d["client.pem"]),
-               Path(d["client.key"]), Path(d["client-encrypted.key"]))
+               Path(d["client.key"]), Path(d["client-encrypted.key"]), Path(d["server.pem"]), Path(d["server.key"]))
 
 
 @pytest.fixture(scope="session")
