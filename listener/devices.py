@@ -15,7 +15,7 @@ import msgpack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from common.kafka_security import aiokafka_options
+from common.kafka_security import aiokafka_options, start_checked
 from common.service import supervise
 from common.settings import KafkaSettings
 
@@ -76,7 +76,7 @@ class DeviceRegistry:
             bootstrap_servers=self._kafka.bootstrap_servers, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", **aiokafka_options(self._kafka),
         )
-        await self._consumer.start()
+        await start_checked(self._consumer, self._kafka)  # `devices list` connects here first
         partitions = await _partitions_of(self._kafka, self._topic)
         if not partitions:
             await self._consumer.stop()
@@ -131,8 +131,8 @@ async def _partitions_of(kafka: KafkaSettings, topic: str) -> list[int]:
 async def put_device(kafka: KafkaSettings, topic: str, device_id: str, settings: DeviceSettings | None) -> None:
     """Register (settings) or remove (None) a device."""
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", **aiokafka_options(kafka))
-    await producer.start()
     try:
+        await start_checked(producer, kafka)
         value = settings.to_msgpack() if settings is not None else None
         await producer.send_and_wait(topic, key=device_id.encode(), value=value)
     finally:
@@ -141,8 +141,8 @@ async def put_device(kafka: KafkaSettings, topic: str, device_id: str, settings:
 
 async def list_devices(kafka: KafkaSettings, topic: str) -> dict[str, DeviceSettings]:
     registry = DeviceRegistry(kafka, topic)
-    await registry.start()
     try:
+        await registry.start()
         return registry.snapshot()
     finally:
         await registry.stop()

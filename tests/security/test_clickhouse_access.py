@@ -149,6 +149,7 @@ def test_another_ca_file_is_not_trusted_either(env, pki, https_stand_in):
     assert "CERTIFICATE_VERIFY_FAILED" in why and requests == []
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_off_connects_without_checking_the_certificate(env, https_stand_in):
     port, requests = https_stand_in
     _connect(env(URL=f"https://127.0.0.1:{port}/trackwire", USERNAME="u", PASSWORD="p", VERIFY="false"))

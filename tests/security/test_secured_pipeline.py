@@ -104,20 +104,39 @@ async def test_listener_processor_and_sink_over_sasl_ssl_end_to_end(secured_brok
     assert ("123456789012345", "sos", "open") in alerts
 
 
-@pytest.mark.parametrize("stage", ["listen", "process", "sink"])
-def test_a_wrong_password_stops_the_stage_at_start_saying_what_to_check(secured_broker, kafka_prefix, tmp_path,
-                                                                        stage):
+@pytest.mark.parametrize("command", [
+    ["listen", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"],
+    ["process"],
+    ["sink", "--http-port", "0"],
+    ["topics"],
+    ["devices", "add", "4700186508"],
+    ["devices", "list"],
+], ids=lambda command: " ".join(command[:2]) if command[0] == "devices" else command[0])
+def test_a_wrong_password_stops_the_command_at_start_saying_what_to_check(secured_broker, kafka_prefix, tmp_path,
+                                                                          command):
     env = {**os.environ, **secured_broker.env(password="not-the-password"), "TRACKWIRE_TOPIC_PREFIX": kafka_prefix,
            "TRACKWIRE_SINK_CLICKHOUSE_URL": f"chdb://{tmp_path}/clickhouse"}
-    command = {"listen": ["listen", "--host", "127.0.0.1", "--port", str(free_port()), "--http-port", "0"],
-               "process": ["process"],
-               "sink": ["sink", "--http-port", "0"]}[stage]
+    name = " ".join(command[:2]) if command[0] == "devices" else command[0]
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "trackwire.cli", *command], env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode != 0
     last_line = done.stderr.strip().splitlines()[-1]
-    assert last_line.startswith(f"trackwire {stage}: "), done.stderr[-2000:]
+    assert last_line.startswith(f"trackwire {name}: "), done.stderr[-2000:]
     assert WRONG.search(last_line), done.stderr[-2000:]
     assert "not-the-password" not in done.stdout + done.stderr
     assert time.monotonic() - started < 60  # no retrying: one attempt per bootstrap server
+
+
+def test_the_device_allow_list_commands_work_over_sasl_ssl(secured_broker, kafka_prefix):
+    env = {**os.environ, **secured_broker.env(mechanism="SCRAM-SHA-256"), "TRACKWIRE_TOPIC_PREFIX": kafka_prefix}
+
+    def trackwire(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "trackwire.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    trackwire("topics")
+    assert trackwire("devices", "add", "4700186508", "--name", "Ward 3") == "registered 4700186508\n"
+    assert trackwire("devices", "list") == '{"device_id": "4700186508", "display_name": "Ward 3"}\n'
