@@ -102,8 +102,9 @@ def describe(kafka: KafkaSettings, host: str, port: int, exc: BaseException) -> 
         # With TLS 1.3 the broker's refusal of a missing client certificate arrives after the handshake.
         protocol_hint += "; so does a listener that requires a client certificate: TRACKWIRE_KAFKA_SSL_CERTFILE/KEYFILE"
     protocol_hint += ")"
-    if isinstance(exc, (ConnectionRefusedError, OSError)) and not isinstance(exc, ConnectionResetError):
-        return f"cannot connect to the Kafka broker at {where}: {exc}"
+    if isinstance(exc, OSError) and not isinstance(exc, ConnectionResetError):
+        local = " (for a local broker run: bash deploy/local/kafka.sh start)" if host in ("127.0.0.1", "localhost") else ""
+        return f"cannot connect to the Kafka broker at {where}: {exc}{local}"
     if isinstance(exc, (KafkaError, asyncio.TimeoutError, ConnectionResetError)):
         return f"the Kafka broker at {where} did not answer: {exc!r}{protocol_hint}"
     return f"cannot use the Kafka broker at {where}: {exc!r}"
