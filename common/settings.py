@@ -6,6 +6,7 @@ at start saying what to fix. KAFKA_BOOTSTRAP_SERVERS, the conventional name, is 
 
 from __future__ import annotations
 
+import re
 import ssl
 from typing import Literal
 
@@ -185,4 +186,11 @@ def _describe(err: dict) -> str:
         return message
     if "password" in where.lower():
         return f"{where}: {message}"
-    return f"{where}: {message} (got {err.get('input')!r})"
+    value = err.get("input")
+    shown = redact_url(value) if isinstance(value, str) else repr(value)
+    return f"{where}: {message} (got {shown})"
+
+
+def redact_url(value: str) -> str:
+    """A URL's password hidden (user:secret@host -> user:***@host), as the repr of the string."""
+    return repr(re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", value))

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.settings import readable_file
+from common.settings import readable_file, redact_url
 from schemas.clickhouse import SchemaError, check_database_name
 
 DEFAULT_DATABASE = "trackwire"
@@ -49,7 +49,7 @@ class ClickHouseTarget:
             if parts.netloc in ("memory", ":memory:") or (not parts.netloc and parts.path in ("", ":memory:")):
                 dsn = "chdb://memory"
             elif parts.netloc:
-                raise ValueError(f"chdb URL {url!r}: write chdb:///absolute/path or chdb:relative/path")
+                raise ValueError(f"chdb URL {redact_url(url)}: write chdb:///absolute/path or chdb:relative/path")
             else:
                 dsn = "chdb://" + os.path.abspath(unquote(parts.path))
             if query:
@@ -57,14 +57,14 @@ class ClickHouseTarget:
             display = dsn
         elif parts.scheme in ("http", "https"):
             if not parts.hostname:
-                raise ValueError(f"ClickHouse URL {url!r} names no host")
+                raise ValueError(f"ClickHouse URL {redact_url(url)} names no host")
             database = unquote(parts.path.strip("/")) or DEFAULT_DATABASE
             dsn = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
             host = parts.hostname + (f":{parts.port}" if parts.port else "")
             user = f"{parts.username}@" if parts.username else ""
             display = f"{parts.scheme}://{user}{host}/{database}"
         else:
-            raise ValueError(f"ClickHouse URL {url!r}: the scheme must be chdb, http or https")
+            raise ValueError(f"ClickHouse URL {redact_url(url)}: the scheme must be chdb, http or https")
         try:
             check_database_name(database)
         except SchemaError as exc:

@@ -154,3 +154,11 @@ def test_verify_off_connects_without_checking_the_certificate(env, https_stand_i
     port, requests = https_stand_in
     _connect(env(URL=f"https://127.0.0.1:{port}/trackwire", USERNAME="u", PASSWORD="p", VERIFY="false"))
     assert len(requests) >= 1
+
+
+def test_a_bad_url_is_reported_without_its_password(env):
+    with pytest.raises(ConfigError) as caught:
+        env(URL="ftp://bob:url-s3cret@ch.example/x")
+    message = str(caught.value.code)
+    assert "the scheme must be chdb, http or https" in message and "(got 'ftp://bob:***@ch.example/x')" in message
+    assert "url-s3cret" not in message
