@@ -11,7 +11,7 @@ import ssl
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from common.kafka_security import aiokafka_options, faust_credentials
+from common.kafka_security import aiokafka_options, bootstrap_hosts, faust_credentials
 from common.settings import ConfigError, KafkaSettings, load
 from tests.security.conftest import KEY_PASSWORD
 
@@ -168,3 +168,13 @@ def test_mtls_settings_load_the_client_certificate_into_every_clients_context(en
     assert auth["security_protocol"] == "SSL" and isinstance(auth["ssl_context"], ssl.SSLContext)
     # That the certificate is presented (and required) is checked against the broker's SSL listener
     # in test_secured_kafka.py.
+
+
+@pytest.mark.parametrize("servers, hosts", [
+    ("127.0.0.1:9094", [("127.0.0.1", 9094)]),
+    ("kafka-0:9093, kafka-1:9093", [("kafka-0", 9093), ("kafka-1", 9093)]),
+    ("[::1]:9094", [("::1", 9094)]),
+    ("kafka", [("kafka", 9092)]),
+])
+def test_each_bootstrap_server_is_checked_on_its_own(servers, hosts):
+    assert bootstrap_hosts(KafkaSettings(bootstrap_servers=servers)) == hosts
