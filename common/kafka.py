@@ -18,6 +18,7 @@ from aiokafka.errors import (
     KafkaError, LeaderNotAvailableError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code,
 )
 
+from common.kafka_security import aiokafka_options, start_checked
 from common.settings import KafkaSettings
 
 # DescribeConfigs config_source: the value was set on the topic itself (not a broker or default value).
@@ -82,9 +83,11 @@ async def ensure_topics(
         bootstrap_servers=settings.bootstrap_servers,
         client_id="trackwire-topics",
         request_timeout_ms=int(timeout_s * 1000),
+        **aiokafka_options(settings),
     )
     try:
-        await admin.start()
+        # The first connection of every stage: a wrong password or CA fails here, saying so.
+        await start_checked(admin, settings)
         return await _ensure(admin, wanted, settings.topic_replication_factor, timeout_s)
     finally:
         await admin.close()

@@ -20,6 +20,8 @@ from typing import Callable
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 
+from common.kafka_security import aiokafka_options
+from common.settings import KafkaSettings
 from protocols.base import Command
 from schemas.envelopes import DownlinkCommand
 
@@ -58,8 +60,8 @@ Deliver = Callable[[DownlinkCommand, Command], CommandResult]
 
 
 class CommandFollower:
-    def __init__(self, bootstrap_servers: str, topic: str, deliver: Deliver) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, kafka: KafkaSettings, topic: str, deliver: Deliver) -> None:
+        self._kafka = kafka
         self._topic = topic
         self._deliver = deliver
         self._consumer: AIOKafkaConsumer | None = None
@@ -73,7 +75,8 @@ class CommandFollower:
         # Only commands issued from now on: a command queued while no listener held the device is
         # not replayed on reconnect (that is a later feature with per-command status).
         self._consumer = AIOKafkaConsumer(
-            self._topic, bootstrap_servers=self._bootstrap, group_id=None, auto_offset_reset="latest",
+            self._topic, bootstrap_servers=self._kafka.bootstrap_servers, group_id=None, auto_offset_reset="latest",
+            **aiokafka_options(self._kafka),
             enable_auto_commit=False,
         )
         await self._consumer.start()

@@ -15,7 +15,9 @@ import msgpack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common.kafka_security import aiokafka_options, start_checked
 from common.service import supervise
+from common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,9 @@ class DeviceSettings:
 
 
 class DeviceRegistry:
-    def __init__(self, bootstrap_servers: str, topic: str,
+    def __init__(self, kafka: KafkaSettings, topic: str,
                  on_failure: Callable[[BaseException], None] | None = None) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._on_failure = on_failure  # the follower died: the list would go stale, the owner decides
         self._devices: dict[str, DeviceSettings] = {}
@@ -71,10 +73,11 @@ class DeviceRegistry:
 
     async def start(self, ready_timeout_s: float = 30.0) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            bootstrap_servers=self._kafka.bootstrap_servers, group_id=None, enable_auto_commit=False,
+            auto_offset_reset="earliest", **aiokafka_options(self._kafka),
         )
-        await self._consumer.start()
-        partitions = await _partitions_of(self._bootstrap, self._topic)
+        await start_checked(self._consumer, self._kafka)  # `devices list` connects here first
+        partitions = await _partitions_of(self._kafka, self._topic)
         if not partitions:
             await self._consumer.stop()
             raise RuntimeError(f"devices topic {self._topic!r} does not exist; run `trackwire topics`")
@@ -114,8 +117,9 @@ class DeviceRegistry:
         return dict(self._devices)
 
 
-async def _partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="trackwire-devices")
+async def _partitions_of(kafka: KafkaSettings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="trackwire-devices",
+                                **aiokafka_options(kafka))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -124,21 +128,21 @@ async def _partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     return sorted(p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d.get("partitions", []))
 
 
-async def put_device(bootstrap_servers: str, topic: str, device_id: str, settings: DeviceSettings | None) -> None:
+async def put_device(kafka: KafkaSettings, topic: str, device_id: str, settings: DeviceSettings | None) -> None:
     """Register (settings) or remove (None) a device."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
-    await producer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", **aiokafka_options(kafka))
     try:
+        await start_checked(producer, kafka)
         value = settings.to_msgpack() if settings is not None else None
         await producer.send_and_wait(topic, key=device_id.encode(), value=value)
     finally:
         await producer.stop()
 
 
-async def list_devices(bootstrap_servers: str, topic: str) -> dict[str, DeviceSettings]:
-    registry = DeviceRegistry(bootstrap_servers, topic)
-    await registry.start()
+async def list_devices(kafka: KafkaSettings, topic: str) -> dict[str, DeviceSettings]:
+    registry = DeviceRegistry(kafka, topic)
     try:
+        await registry.start()
         return registry.snapshot()
     finally:
         await registry.stop()

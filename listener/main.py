@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from common.kafka import ensure_topics
+from common.kafka_security import KafkaAccessError
 from common.service import run_until_signal
 from common.settings import KafkaSettings
 from listener.server import ListenerServer
@@ -23,7 +24,7 @@ def topic_names(kafka: KafkaSettings) -> TopicNames:
 async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio.Event | None = None) -> None:
     for action in await ensure_topics(kafka, TOPICS):
         log.info("topic %s", action)
-    server = ListenerServer(settings, kafka.bootstrap_servers, topic_names(kafka))
+    server = ListenerServer(settings, kafka, topic_names(kafka))
     await run_until_signal(server, on_ready=ready.set if ready is not None else None)
 
 
@@ -31,6 +32,10 @@ def run_listen(settings: ListenerSettings, kafka: KafkaSettings) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
-        asyncio.run(serve(settings, kafka))
+        run = asyncio.run
     else:
-        uvloop.run(serve(settings, kafka))
+        run = uvloop.run
+    try:
+        run(serve(settings, kafka))
+    except KafkaAccessError as exc:  # wrong credentials or CA: the message says what to fix
+        raise SystemExit(f"trackwire listen: {exc}") from None

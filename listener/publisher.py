@@ -25,7 +25,9 @@ from functools import partial
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from common.kafka_security import aiokafka_options
 from common.service import supervise
+from common.settings import KafkaSettings
 from listener import metrics
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,10 @@ class PublishRefused(Exception):
 
 
 class FramePublisher:
-    def __init__(self, bootstrap_servers: str, *, max_inflight: int, client_id: str, send_timeout_s: float) -> None:
+    def __init__(self, kafka: KafkaSettings, *, max_inflight: int, client_id: str, send_timeout_s: float) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+            bootstrap_servers=kafka.bootstrap_servers,
+            **aiokafka_options(kafka),
             client_id=client_id,
             acks="all",
             enable_idempotence=True,

@@ -15,6 +15,7 @@ import socket
 import time
 
 from common.service import HealthApp, Lifecycle, State, Supervisor
+from common.settings import KafkaSettings
 from listener import metrics
 from listener.commands import CommandFollower, CommandResult
 from listener.connections import ConnectionTable
@@ -35,19 +36,19 @@ SWEEP_INTERVAL_S = 5.0
 
 
 class ListenerServer(Lifecycle):
-    def __init__(self, settings: ListenerSettings, bootstrap_servers: str, topics: TopicNames) -> None:
+    def __init__(self, settings: ListenerSettings, kafka: KafkaSettings, topics: TopicNames) -> None:
         super().__init__()
         self.settings = settings
-        self.bootstrap_servers = bootstrap_servers
+        self.bootstrap_servers = kafka.bootstrap_servers
         self.topics = topics
         self.publisher = FramePublisher(
-            bootstrap_servers, max_inflight=settings.max_inflight_frames,
+            kafka, max_inflight=settings.max_inflight_frames,
             client_id=f"trackwire-listener-{settings.instance_id}", send_timeout_s=settings.ack_timeout_s,
         )
-        self.devices = DeviceRegistry(bootstrap_servers, topics.devices, on_failure=self.fail) if settings.allowlist_enabled else None
+        self.devices = DeviceRegistry(kafka, topics.devices, on_failure=self.fail) if settings.allowlist_enabled else None
         self.ingest = Ingest(self.publisher, topics, settings.instance_id, self.devices,
                              ServerContext(auth_key=settings.auth_key.get_secret_value().encode()))
-        self.commands = CommandFollower(bootstrap_servers, topics.commands, self._deliver_command)
+        self.commands = CommandFollower(kafka, topics.commands, self._deliver_command)
         self.connections = ConnectionTable(settings.max_connections, settings.max_connections_per_ip)
         self.tasks = Supervisor("listener")
         self.http = HealthApp(settings.http_host, settings.http_port, health=self._healthz, ready=self._readyz)

@@ -26,6 +26,7 @@ from pathlib import Path
 import faust
 from aiokafka.partitioner import murmur2
 
+from common.kafka_security import faust_credentials
 from common.settings import KafkaSettings
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.pipeline import FrameProcessor, Output, Result
@@ -77,6 +78,7 @@ class ProcessorApp:
         self.app = faust.App(
             self.app_id,
             broker=[f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",") if host.strip()],
+            broker_credentials=faust_credentials(kafka),
             store=settings.store,
             datadir=str(datadir),
             topic_partitions=partitions,

@@ -13,6 +13,7 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from common.kafka import ensure_topics
+from common.kafka_security import KafkaAccessError, aiokafka_options
 from common.logging import configure
 from common.settings import ConfigError, KafkaSettings, load
 from processors.settings import ProcessorSettings
@@ -31,7 +32,7 @@ async def prepare_topics(kafka: KafkaSettings, changelog: str, timeout_s: float 
     await ensure_topics(kafka, STAGE_TOPICS, timeout_s=timeout_s)
     raw = spec.RAW_FRAMES.full_name(kafka.topic_prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="trackwire-processor",
-                                request_timeout_ms=int(timeout_s * 1000))
+                                request_timeout_ms=int(timeout_s * 1000), **aiokafka_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -73,6 +74,8 @@ def run_process(
         partitions = asyncio.run(prepare_topics(kafka, changelog_topic(settings.app_id or default_app_id(kafka))))
     except ConfigError:
         raise
+    except KafkaAccessError as exc:
+        raise SystemExit(f"trackwire process: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - say what to fix instead of a traceback
         raise SystemExit(f"trackwire process: cannot prepare topics on {kafka.bootstrap_servers}: {exc!r} "
                          "(for a local broker run: bash deploy/local/kafka.sh start)") from None

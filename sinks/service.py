@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer
 from common.backoff import Backoff
 from common.delivery import BatchPolicy, DeliveryLoop, DeliveryMetrics, PendingBatch
 from common.kafka import ensure_topics
+from common.kafka_security import aiokafka_options
 from common.service import HealthApp, Lifecycle, State, supervise
 from common.settings import KafkaSettings
 from schemas import topics
@@ -107,6 +108,7 @@ class Sink(Lifecycle):
                 return
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.kafka.bootstrap_servers,
+                **aiokafka_options(self.kafka),
                 group_id=self.settings.group_id or f"{self.kafka.topic_prefix}sink",
                 client_id="trackwire-sink",
                 enable_auto_commit=False,

@@ -6,6 +6,9 @@ The ClickHouse target is one URL:
     chdb:var/clickhouse                      the same, relative to the working directory (the default)
     chdb://memory                            embedded, in memory (gone when the process ends)
     http://user:password@host:8123/trackwire a ClickHouse server (https:// for TLS); /trackwire is the database
+    https://host:8443/trackwire              with TRACKWIRE_SINK_CLICKHOUSE_USERNAME/_PASSWORD (a Secret
+                                             rather than a password in the URL) and _CA_FILE (the CA
+                                             of the server's certificate; default: certifi's CAs)
 
 Both go through clickhouse-connect's client, the embedded one through its chdb backend. For chdb
 the database is `?database=NAME` (default "trackwire"). The embedded engine allows one process per
@@ -15,12 +18,13 @@ data directory: to query while the sink runs, use a ClickHouse server (or a copy
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.settings import readable_file, redact_url
 from schemas.clickhouse import SchemaError, check_database_name
 
 DEFAULT_DATABASE = "trackwire"
@@ -33,6 +37,8 @@ class ClickHouseTarget:
     dsn: str  # for clickhouse_connect.get_client(dsn=...), without the database
     database: str
     display: str  # the URL without its password, for logs
+    # More clickhouse_connect.get_client arguments: username, password, ca_cert, verify.
+    client_options: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, url: str) -> "ClickHouseTarget":
@@ -43,7 +49,7 @@ class ClickHouseTarget:
             if parts.netloc in ("memory", ":memory:") or (not parts.netloc and parts.path in ("", ":memory:")):
                 dsn = "chdb://memory"
             elif parts.netloc:
-                raise ValueError(f"chdb URL {url!r}: write chdb:///absolute/path or chdb:relative/path")
+                raise ValueError(f"chdb URL {redact_url(url)}: write chdb:///absolute/path or chdb:relative/path")
             else:
                 dsn = "chdb://" + os.path.abspath(unquote(parts.path))
             if query:
@@ -51,26 +57,48 @@ class ClickHouseTarget:
             display = dsn
         elif parts.scheme in ("http", "https"):
             if not parts.hostname:
-                raise ValueError(f"ClickHouse URL {url!r} names no host")
+                raise ValueError(f"ClickHouse URL {redact_url(url)} names no host")
             database = unquote(parts.path.strip("/")) or DEFAULT_DATABASE
             dsn = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
             host = parts.hostname + (f":{parts.port}" if parts.port else "")
             user = f"{parts.username}@" if parts.username else ""
             display = f"{parts.scheme}://{user}{host}/{database}"
         else:
-            raise ValueError(f"ClickHouse URL {url!r}: the scheme must be chdb, http or https")
+            raise ValueError(f"ClickHouse URL {redact_url(url)}: the scheme must be chdb, http or https")
         try:
             check_database_name(database)
         except SchemaError as exc:
             raise ValueError(str(exc)) from None
-        return cls(kind="chdb" if parts.scheme == "chdb" else "http", dsn=dsn, database=database, display=display)
+        # clickhouse-connect ignores a DSN's scheme (it infers https from ports 443/8443 only), so
+        # https://host:9443 would be plain http without `interface`.
+        options = {"interface": parts.scheme} if parts.scheme in ("http", "https") else {}
+        return cls(kind="chdb" if parts.scheme == "chdb" else "http", dsn=dsn, database=database, display=display,
+                   client_options=options)
+
+    def with_access(self, *, username: str | None = None, password: str | None = None,
+                    ca_file: str | None = None, verify: bool = True) -> "ClickHouseTarget":
+        """This target with credentials and TLS settings that are not in the URL."""
+        options = dict(self.client_options)
+        if username is not None:
+            options["username"] = username
+        if password is not None:
+            options["password"] = password
+        if ca_file is not None:
+            options["ca_cert"] = ca_file
+        if not verify:
+            options["verify"] = False
+        display = self.display
+        if username is not None:
+            scheme, _, rest = display.partition("://")
+            display = f"{scheme}://{username}@{rest.rpartition('@')[2]}"
+        return replace(self, client_options=options, display=display)
 
     def connect(self):
         """A new clickhouse-connect client (blocking: call it off the event loop)."""
         import clickhouse_connect
 
         # tz_mode "aware": DateTime64('UTC') columns come back as aware UTC datetimes.
-        return clickhouse_connect.get_client(dsn=self.dsn, tz_mode="aware")
+        return clickhouse_connect.get_client(dsn=self.dsn, tz_mode="aware", **self.client_options)
 
 
 class SinkSettings(BaseSettings):
@@ -93,6 +121,12 @@ class SinkSettings(BaseSettings):
     http_port: int | None = Field(9102, ge=0, le=65535, description="metrics and health; None disables")
     shutdown_timeout_s: float = Field(15.0, gt=0, description="How long a stop may spend writing the last batch")
     fetch_max_records: int = Field(5_000, ge=1, description="Records taken from Kafka per poll at most")
+    # A ClickHouse server's access, besides the URL (production: https with a Secret's password).
+    clickhouse_username: str | None = Field(None, min_length=1, description="ClickHouse user (http(s) URLs)")
+    clickhouse_password: SecretStr | None = Field(None, description="Password of clickhouse_username")
+    clickhouse_ca_file: str | None = Field(
+        None, description="PEM CA of the ClickHouse server's certificate (https); default: certifi's CAs")
+    clickhouse_verify: bool = Field(True, description="Check the https server's certificate (false: tests only)")
 
     @field_validator("clickhouse_url")
     @classmethod
@@ -100,6 +134,34 @@ class SinkSettings(BaseSettings):
         ClickHouseTarget.parse(value)
         return value
 
+    @field_validator("clickhouse_ca_file")
+    @classmethod
+    def _ca_readable(cls, value: str | None) -> str | None:
+        return readable_file(value)
+
+    @model_validator(mode="after")
+    def _access_fits_the_url(self) -> "SinkSettings":
+        parts = urlsplit(self.clickhouse_url.strip())
+        given = {name: getattr(self, f"clickhouse_{name}") for name in ("username", "password", "ca_file")}
+        named = [f"TRACKWIRE_SINK_CLICKHOUSE_{name.upper()}" for name, value in given.items() if value is not None]
+        if parts.scheme == "chdb" and (named or not self.clickhouse_verify):
+            raise ValueError(f"{', '.join(named) or 'TRACKWIRE_SINK_CLICKHOUSE_VERIFY'} set but the ClickHouse URL "
+                             "is the embedded engine (chdb): they are for http(s) servers")
+        if parts.scheme == "http" and (given["ca_file"] is not None or not self.clickhouse_verify):
+            raise ValueError("TRACKWIRE_SINK_CLICKHOUSE_CA_FILE/VERIFY set but the ClickHouse URL is http://: "
+                             "use https:// for TLS")
+        if given["ca_file"] is not None and not self.clickhouse_verify:
+            raise ValueError("TRACKWIRE_SINK_CLICKHOUSE_CA_FILE set but TRACKWIRE_SINK_CLICKHOUSE_VERIFY is false: "
+                             "an unchecked certificate needs no CA")
+        for name in ("username", "password"):
+            if given[name] is not None and getattr(parts, name):
+                raise ValueError(f"the ClickHouse {name} is both in the URL and in "
+                                 f"TRACKWIRE_SINK_CLICKHOUSE_{name.upper()}: give it once")
+        return self
+
     @property
     def target(self) -> ClickHouseTarget:
-        return ClickHouseTarget.parse(self.clickhouse_url)
+        password = self.clickhouse_password.get_secret_value() if self.clickhouse_password is not None else None
+        return ClickHouseTarget.parse(self.clickhouse_url).with_access(
+            username=self.clickhouse_username, password=password, ca_file=self.clickhouse_ca_file,
+            verify=self.clickhouse_verify)

@@ -79,6 +79,18 @@ def devices() -> None:
     """Manage the device allow-list (a compacted Kafka topic shared by all listeners)."""
 
 
+def _run_kafka(command: str, coro):
+    """asyncio.run(coro); refused credentials or certificates exit saying what to check."""
+    import asyncio
+
+    from common.kafka_security import KafkaAccessError
+
+    try:
+        return asyncio.run(coro)
+    except KafkaAccessError as exc:
+        raise SystemExit(f"trackwire {command}: {exc}") from None
+
+
 @devices.command("add")
 @click.argument("device_id")
 @click.option("--name", "display_name", default=None, help="Display name.")
@@ -86,15 +98,13 @@ def devices() -> None:
 @click.option("--bootstrap-servers", default=None)
 def devices_add(device_id, display_name, group, bootstrap_servers) -> None:
     """Register DEVICE_ID (IMEI or watch id)."""
-    import asyncio
-
     from listener.devices import DeviceSettings, put_device
     from listener.main import topic_names
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id,
-                           DeviceSettings(display_name=display_name, group=group)))
+    _run_kafka("devices add", put_device(kafka, topic_names(kafka).devices, device_id,
+                                         DeviceSettings(display_name=display_name, group=group)))
     click.echo(f"registered {device_id}")
 
 
@@ -103,14 +113,12 @@ def devices_add(device_id, display_name, group, bootstrap_servers) -> None:
 @click.option("--bootstrap-servers", default=None)
 def devices_remove(device_id, bootstrap_servers) -> None:
     """Remove DEVICE_ID from the allow-list."""
-    import asyncio
-
     from listener.devices import put_device
     from listener.main import topic_names
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    asyncio.run(put_device(kafka.bootstrap_servers, topic_names(kafka).devices, device_id, None))
+    _run_kafka("devices remove", put_device(kafka, topic_names(kafka).devices, device_id, None))
     click.echo(f"removed {device_id}")
 
 
@@ -118,7 +126,6 @@ def devices_remove(device_id, bootstrap_servers) -> None:
 @click.option("--bootstrap-servers", default=None)
 def devices_list(bootstrap_servers) -> None:
     """Print registered devices, one JSON object per line."""
-    import asyncio
     import json
     from dataclasses import asdict
 
@@ -127,7 +134,7 @@ def devices_list(bootstrap_servers) -> None:
     from common.settings import KafkaSettings, load
 
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
-    for device_id, settings in sorted(asyncio.run(list_devices(kafka.bootstrap_servers, topic_names(kafka).devices)).items()):
+    for device_id, settings in sorted(_run_kafka("devices list", list_devices(kafka, topic_names(kafka).devices)).items()):
         click.echo(json.dumps({"device_id": device_id, **{k: v for k, v in asdict(settings).items() if v is not None}}))
 
 

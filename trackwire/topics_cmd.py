@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from common import kafka as _kafka
 from common.kafka import TopicAction, TopicError  # noqa: F401 - re-exported for older callers
+from common.kafka_security import KafkaAccessError
 from common.settings import KafkaSettings, load
 from schemas.topics import TOPICS, TopicSpec
 
@@ -31,6 +32,8 @@ def run_topics(
     out = out or sys.stdout
     try:
         actions = asyncio.run(ensure_topics(settings))
+    except KafkaAccessError as exc:  # credentials, certificates: the message says what to check
+        raise SystemExit(f"trackwire topics: {exc}") from None
     except (KafkaError, TopicError) as exc:
         raise SystemExit(
             f"trackwire topics: {exc} (bootstrap servers {settings.bootstrap_servers}; "

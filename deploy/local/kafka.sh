@@ -32,6 +32,23 @@
 #   TRACKWIRE_KAFKA_OWNER_PID        start/release: the process holding a lease (the test
 #                                    fixture passes its own pid)
 #   JAVA_HOME                        Java 17 or newer (default: java on PATH)
+#
+# Secured listeners, opt-in (as production clusters have them; tests/security uses them). The
+# PLAINTEXT listener above stays for the controller, the broker itself and `status`.
+#   TRACKWIRE_KAFKA_SASL_SSL_PORT      also listen for SASL_SSL clients on 127.0.0.1:<port>
+#                                      (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN)
+#   TRACKWIRE_KAFKA_SSL_PORT           also listen for SSL clients on 127.0.0.1:<port>; they must
+#                                      present a certificate signed by a CA in the truststore (mTLS)
+#   TRACKWIRE_KAFKA_SSL_KEYSTORE       the broker's key and certificate, PKCS12 (needed by both)
+#   TRACKWIRE_KAFKA_SSL_KEYSTORE_PASSWORD
+#   TRACKWIRE_KAFKA_SSL_TRUSTSTORE     the CA of client certificates (SSL listener): a PEM file
+#                                      (*.pem, *.crt) or PKCS12 with ..._TRUSTSTORE_PASSWORD
+#   TRACKWIRE_KAFKA_SSL_TRUSTSTORE_PASSWORD
+#   TRACKWIRE_KAFKA_SASL_USERS         "name:password[,name:password...]": SCRAM credentials (both
+#                                      SHA-256 and SHA-512) created when the storage is formatted
+#                                      (a new data directory: wipe to change them), and PLAIN users
+#                                      (written into the config on every start). Names and passwords
+#                                      must not hold , : = [ ] " or spaces.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,6 +70,9 @@ LOG_DIR="$DATA_DIR/logs"  # server.log (log4j) and kafka.out (the JVM's stdout/s
 LOG_DIRS="$DATA_DIR/data" # Kafka's log.dirs: the partitions and the KRaft metadata log
 LEASES="$DATA_DIR/leases" # one empty file per lease holder's pid
 LEASED="$DATA_DIR/leased" # exists while the running broker was started by a leased start
+SASL_SSL_PORT=${TRACKWIRE_KAFKA_SASL_SSL_PORT:-}
+SSL_PORT=${TRACKWIRE_KAFKA_SSL_PORT:-}
+SASL_USERS=${TRACKWIRE_KAFKA_SASL_USERS:-}
 
 say() { printf 'kafka.sh: %s\n' "$*"; }
 die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -133,18 +153,68 @@ cmd_fetch() {
   say "fetched $(find "$JARS_DIR" -name '*.jar' | wc -l) jars in $(seconds_since "$t0") s"
 }
 
+# "name:password,..." -> one name:password per line (check_sasl_users has checked them).
+sasl_user_lines() { tr ',' '\n' <<<"$SASL_USERS"; }
+
+check_sasl_users() {
+  local entry re='^[^],:=["[:space:]]+:[^],:=["[:space:]]+$'
+  [[ -n "$SASL_USERS" ]] || return 0
+  while read -r entry; do
+    [[ "$entry" =~ $re ]] \
+      || die "TRACKWIRE_KAFKA_SASL_USERS: '${entry%%:*}:...' is not name:password (no , : = [ ] \" or spaces)"
+  done < <(sasl_user_lines)
+}
+
+# Listener lines of the secured listeners (none unless their ports are set).
+secured_config() {
+  if [[ -z "$SASL_SSL_PORT$SSL_PORT" ]]; then return; fi
+  [[ -n "${TRACKWIRE_KAFKA_SSL_KEYSTORE:-}" && -r "${TRACKWIRE_KAFKA_SSL_KEYSTORE}" ]] \
+    || die "a secured listener needs TRACKWIRE_KAFKA_SSL_KEYSTORE (a readable PKCS12 file)"
+  [[ -n "${TRACKWIRE_KAFKA_SSL_KEYSTORE_PASSWORD:-}" ]] || die "TRACKWIRE_KAFKA_SSL_KEYSTORE_PASSWORD is not set"
+  echo "ssl.keystore.type=PKCS12"
+  echo "ssl.keystore.location=$TRACKWIRE_KAFKA_SSL_KEYSTORE"
+  echo "ssl.keystore.password=$TRACKWIRE_KAFKA_SSL_KEYSTORE_PASSWORD"
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    local line plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
+    [[ -n "$SASL_USERS" ]] || die "TRACKWIRE_KAFKA_SASL_SSL_PORT needs TRACKWIRE_KAFKA_SASL_USERS"
+    while read -r line; do plain+=" user_${line%%:*}=\"${line#*:}\""; done < <(sasl_user_lines)
+    echo "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN"
+    echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    echo "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    echo "listener.name.sasl_ssl.plain.sasl.jaas.config=$plain;"
+  fi
+  if [[ -n "$SSL_PORT" ]]; then
+    [[ -n "${TRACKWIRE_KAFKA_SSL_TRUSTSTORE:-}" && -r "${TRACKWIRE_KAFKA_SSL_TRUSTSTORE}" ]] \
+      || die "TRACKWIRE_KAFKA_SSL_PORT needs TRACKWIRE_KAFKA_SSL_TRUSTSTORE (a readable PEM or PKCS12 file)"
+    echo "listener.name.ssl.ssl.client.auth=required"
+    echo "listener.name.ssl.ssl.truststore.location=$TRACKWIRE_KAFKA_SSL_TRUSTSTORE"
+    case "$TRACKWIRE_KAFKA_SSL_TRUSTSTORE" in
+      *.pem | *.crt) echo "listener.name.ssl.ssl.truststore.type=PEM" ;;
+      *)
+        echo "listener.name.ssl.ssl.truststore.type=PKCS12"
+        echo "listener.name.ssl.ssl.truststore.password=${TRACKWIRE_KAFKA_SSL_TRUSTSTORE_PASSWORD:-}"
+        ;;
+    esac
+  fi
+}
+
 write_config() {
   mkdir -p "$LOG_DIR" "$LOG_DIRS"
+  local listeners="PLAINTEXT://127.0.0.1:$PORT" secured
+  [[ -n "$SASL_SSL_PORT" ]] && listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
+  [[ -n "$SSL_PORT" ]] && listeners+=",SSL://127.0.0.1:$SSL_PORT"
+  secured=$(secured_config)
   cat >"$CONFIG" <<EOF
 # Written by deploy/local/kafka.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+$secured
 log.dirs=$LOG_DIRS
 # Topics are created by \`trackwire topics\` / ensure_topics with their own configs, as in
 # production: a typo in a topic name fails instead of creating a stray topic.
@@ -164,6 +234,7 @@ log.retention.check.interval.ms=60000
 num.network.threads=2
 num.io.threads=4
 EOF
+  chmod 600 "$CONFIG" # it may hold keystore and PLAIN passwords
   cat >"$DATA_DIR/log4j2.properties" <<EOF
 status = warn
 appender.file.type = RollingFile
@@ -191,9 +262,19 @@ format_storage() {
   local cluster_id
   # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | cut -c1-22)
-  say "formatting storage in $LOG_DIRS (cluster id $cluster_id)"
+  local line mechanism
+  local -a scram=()
+  # SCRAM credentials live in the cluster metadata: the storage tool writes them into its first records.
+  if [[ -n "$SASL_USERS" ]]; then
+    while read -r line; do
+      for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+        scram+=(--add-scram "$mechanism=[name=${line%%:*},password=${line#*:}]")
+      done
+    done < <(sasl_user_lines)
+  fi
+  say "formatting storage in $LOG_DIRS (cluster id $cluster_id)${SASL_USERS:+ with SCRAM users}"
   "$(java_bin)" -Xmx256m -cp "$JARS_DIR/*" -Dlog4j2.configurationFile="$DATA_DIR/log4j2.properties" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" >"$LOG_DIR/format.out" 2>&1 \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" "${scram[@]}" >"$LOG_DIR/format.out" 2>&1 \
     || { cat "$LOG_DIR/format.out" >&2; die "storage format failed"; }
   echo "$VERSION" >"$DATA_DIR/kafka.version"
 }
@@ -287,7 +368,12 @@ cmd_start() {
   rm -rf "$LEASES"
   port_open "$PORT" && die "port $PORT is in use by something that is not a Kafka broker"
   port_open "$CONTROLLER_PORT" && die "controller port $CONTROLLER_PORT is in use"
+  local secured_port
+  for secured_port in $SASL_SSL_PORT $SSL_PORT; do
+    port_open "$secured_port" && die "port $secured_port (a secured listener) is in use"
+  done
   check_java
+  check_sasl_users
   cmd_fetch
   mkdir -p "$DATA_DIR"
   check_data_version

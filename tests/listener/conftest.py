@@ -22,7 +22,7 @@ async def running_listener(bootstrap: str, prefix: str, **overrides):
     await ensure_topics(kafka)
     settings = ListenerSettings(host="127.0.0.1", port=0, http_host="127.0.0.1", http_port=0,
                                 instance_id="test-listener", **overrides)
-    server = ListenerServer(settings, bootstrap, topic_names(prefix))
+    server = ListenerServer(settings, kafka, topic_names(prefix))
     await server.start()
     try:
         yield server

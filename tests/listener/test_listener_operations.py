@@ -22,7 +22,7 @@ LK_REPLY = b"[3G*4700186508*0002*LK]"
 
 async def test_allowlist_rejects_unregistered_devices_and_picks_up_changes_live(kafka_bootstrap, kafka_prefix, names):
     await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=kafka_prefix, topic_partitions=1))
-    await put_device(kafka_bootstrap, names.devices, "8800000015", DeviceSettings(display_name="Ward 3 bed 2"))
+    await put_device(KafkaSettings(bootstrap_servers=kafka_bootstrap), names.devices, "8800000015", DeviceSettings(display_name="Ward 3 bed 2"))
     async with running_listener(kafka_bootstrap, kafka_prefix, allowlist_enabled=True,
                                 allowlist_max_rejected_frames=2) as server:
         # Registered: served.
@@ -40,7 +40,7 @@ async def test_allowlist_rejects_unregistered_devices_and_picks_up_changes_live(
         assert "not registered" in letters[0].reason
 
         # Registered while the listener runs: served without a restart.
-        await put_device(kafka_bootstrap, names.devices, "4700186508", DeviceSettings(group="demo"))
+        await put_device(KafkaSettings(bootstrap_servers=kafka_bootstrap), names.devices, "4700186508", DeviceSettings(group="demo"))
         for _ in range(50):
             if server.devices.is_registered("4700186508"):
                 break
@@ -50,8 +50,8 @@ async def test_allowlist_rejects_unregistered_devices_and_picks_up_changes_live(
         assert await read_exactly(reader, len(LK_REPLY)) == LK_REPLY
         writer.close()
 
-    await put_device(kafka_bootstrap, names.devices, "8800000015", None)
-    assert set(await list_devices(kafka_bootstrap, names.devices)) == {"4700186508"}
+    await put_device(KafkaSettings(bootstrap_servers=kafka_bootstrap), names.devices, "8800000015", None)
+    assert set(await list_devices(KafkaSettings(bootstrap_servers=kafka_bootstrap), names.devices)) == {"4700186508"}
 
 
 async def test_downlink_command_reaches_the_connected_device(kafka_bootstrap, kafka_prefix, names):

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
+from common.settings import KafkaSettings
 from listener.connections import ConnectionTable
 from listener.ingest import Ingest
 from listener.publisher import FramePublisher, PublishRefused
@@ -252,7 +253,7 @@ class _DyingProducer:
 
 
 async def test_a_publisher_whose_sender_dies_fails_its_acks_frees_its_slots_and_refuses_more():
-    publisher = FramePublisher("127.0.0.1:1", max_inflight=2, client_id="unit", send_timeout_s=1.0)
+    publisher = FramePublisher(KafkaSettings(bootstrap_servers="127.0.0.1:1"), max_inflight=2, client_id="unit", send_timeout_s=1.0)
     publisher._producer = _DyingProducer()  # type: ignore[assignment]
     failures = metric("trackwire_background_task_failures_total", task="listener.publisher")
     await publisher.start()
