@@ -28,7 +28,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from notifier import metrics
@@ -327,22 +328,11 @@ class Notifier:
                                     client_id="trackwire-notifier-positions", enable_auto_commit=False)
         self._positions = consumer
         await consumer.start()
-        partitions = consumer.partitions_for_topic(self.positions_topic)
-        if not partitions:
-            await consumer.topics()  # loads the metadata
-            partitions = consumer.partitions_for_topic(self.positions_topic) or set()
-        from aiokafka import TopicPartition
-
-        tps = [TopicPartition(self.positions_topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(self.positions_topic, p) for p in await self._partitions(self.positions_topic)]
         consumer.assign(tps)
-        since_ms = int((time.time() - self.settings.last_fix_lookback_s) * 1000)
-        found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
         ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            if found.get(tp) is not None:
-                consumer.seek(tp, found[tp].offset)
-            else:
-                consumer.seek(tp, ends[tp])
+        for tp, offset in (await self._offsets_since(consumer, tps, self.settings.last_fix_lookback_s)).items():
+            consumer.seek(tp, offset)
         self._spawn(self._follow_positions(consumer, ends), "notify-positions")
         try:
             await asyncio.wait_for(self._warm.wait(), self.settings.last_fix_warmup_s)
@@ -350,6 +340,33 @@ class Notifier:
             log.warning("positions of the last %.0f s not read within %.0f s; starting anyway (alerts without a fix "
                         "may lack the last known one for a while)", self.settings.last_fix_lookback_s,
                         self.settings.last_fix_warmup_s)
+
+    @staticmethod
+    async def _offsets_since(consumer: AIOKafkaConsumer, tps: list, seconds: float) -> dict:
+        """Per partition the first offset of a record from the last `seconds`, else the end. The end is
+        read first: whatever is written meanwhile is newer, so it is never skipped."""
+        for attempt in range(1, 31):  # a topic created a moment ago may not have its leaders yet
+            try:
+                ends = await consumer.end_offsets(tps)
+                found = await consumer.offsets_for_times({tp: int((time.time() - seconds) * 1000) for tp in tps})
+                return {tp: found[tp].offset if found.get(tp) is not None else ends[tp] for tp in tps}
+            except KafkaError as exc:
+                if attempt == 30:
+                    raise
+                log.info("offsets by time not available yet (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    async def _partitions(self, topic: str) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="trackwire-notifier")
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        if described["error_code"]:
+            raise RuntimeError(f"cannot describe topic {topic}: error {described['error_code']}")
+        return sorted(p["partition"] for p in described["partitions"])
 
     async def _follow_positions(self, consumer: AIOKafkaConsumer, ends: dict) -> None:
         while True:
@@ -393,11 +410,7 @@ class Notifier:
                 fresh.append(tp)
         if not fresh:
             return
-        since_ms = int((time.time() - self.settings.start_lookback_s) * 1000)
-        found = await consumer.offsets_for_times({tp: since_ms for tp in fresh})
-        ends = await consumer.end_offsets(fresh)
-        for tp in fresh:
-            offset = found[tp].offset if found.get(tp) is not None else ends[tp]
+        for tp, offset in (await self._offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
             consumer.seek(tp, offset)
         log.info("new consumer group: %d partition(s) start %.0f s back", len(fresh), self.settings.start_lookback_s)
 
