@@ -56,13 +56,13 @@ async def _serve(config: NotifyConfig, settings: NotifierSettings, kafka: KafkaS
         log.info("stopping")
         await notifier.stop()
 
-    watcher = asyncio.create_task(stop_on_signal())
+    watcher = asyncio.create_task(stop_on_signal(), name="notify-signals")
     try:
         await notifier.start()
         await notifier.wait()
     finally:
+        await notifier.stop()  # the same stop a signal started, if one did
         watcher.cancel()
-        await notifier.stop()
 
 
 def sample_body(now: datetime) -> str:

@@ -100,6 +100,8 @@ class Notifier:
         self._http = None
         self.http_port: int | None = None
         self._stopping = asyncio.Event()
+        self._stop_task: asyncio.Task | None = None
+        self._started = asyncio.Event()  # start() has finished, one way or another
         self._state = "new"
         self._paused = False
         self._fatal: BaseException | None = None
@@ -119,40 +121,49 @@ class Notifier:
             return
         self._state = "starting"
         try:
-            if self.settings.http_port is not None:
-                self._http, self.http_port = await start_http(self.settings.http_host, self.settings.http_port,
-                                                              self._health)
-            specs = [topics.SOS, topics.ALERTS, topics.POSITIONS, topics.DEAD_LETTERS]
-            await ensure_topics(self.kafka, specs)
-            self._producer = AIOKafkaProducer(bootstrap_servers=self.kafka.bootstrap_servers,
-                                              client_id="trackwire-notifier", acks="all", enable_idempotence=True)
-            await self._producer.start()
-            for runner in self.runners.values():
-                await runner.start()
-            self._spawn(self._write_letters(), "notify-dead-letters")
-            if self.settings.last_fix_devices > 0:
-                await self._start_positions()
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                group_id=group_id(self.settings, self.kafka),
-                client_id="trackwire-notifier",
-                enable_auto_commit=False,
-                auto_offset_reset="latest",  # only when a lookback seek found nothing; see _Rebalance
-                isolation_level="read_committed",
-                session_timeout_ms=int(self.settings.session_timeout_s * 1000),
-                heartbeat_interval_ms=max(300, int(self.settings.session_timeout_s * 1000 / 4)),
-            )
-            self._consumer.subscribe(self.topic_names, listener=_Rebalance(self))
-            await self._consumer.start()
+            await self._start()
         except BaseException:
             await self._close()
             self._state = "stopped"
             raise
+        finally:
+            self._started.set()
+        if self._stopping.is_set():  # stop() was called while starting
+            await self._close()
+            self._state = "stopped"
+            return
         self._main = asyncio.create_task(self._run(), name="notify-consume")
         self._state = "running"
         log.info("notifier: %s -> %d webhook(s): %s (group %s)", ", ".join(self.topic_names), len(self.runners),
                  ", ".join(f"{h.name} [{', '.join(h.alarms)}]" for h in self.config.webhooks),
                  group_id(self.settings, self.kafka))
+
+    async def _start(self) -> None:
+        if self.settings.http_port is not None:
+            self._http, self.http_port = await start_http(self.settings.http_host, self.settings.http_port,
+                                                          self._health)
+        specs = [topics.SOS, topics.ALERTS, topics.POSITIONS, topics.DEAD_LETTERS]
+        await ensure_topics(self.kafka, specs)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.kafka.bootstrap_servers,
+                                          client_id="trackwire-notifier", acks="all", enable_idempotence=True)
+        await self._producer.start()
+        for runner in self.runners.values():
+            await runner.start()
+        self._spawn(self._write_letters(), "notify-dead-letters")
+        if self.settings.last_fix_devices > 0:
+            await self._start_positions()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=group_id(self.settings, self.kafka),
+            client_id="trackwire-notifier",
+            enable_auto_commit=False,
+            auto_offset_reset="latest",  # only when a lookback seek found nothing; see _Rebalance
+            isolation_level="read_committed",
+            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=max(300, int(self.settings.session_timeout_s * 1000 / 4)),
+        )
+        self._consumer.subscribe(self.topic_names, listener=_Rebalance(self))
+        await self._consumer.start()
 
     async def wait(self) -> None:
         """Until the notifier stops; raises what stopped it if it was an error."""
@@ -161,11 +172,21 @@ class Notifier:
 
     async def stop(self) -> None:
         """Stop reading, let requests in flight finish (shutdown_timeout_s), write pending dead letters,
-        commit what is done, close. What is not done stays uncommitted and is sent again next start."""
+        commit what is done, close. What is not done stays uncommitted and is sent again next start.
+        Idempotent; every caller waits for the same stop, and cancelling one caller does not cut it short."""
         self._stopping.set()
-        if self._state in ("new", "stopped", "stopping"):
-            self._state = "stopped" if self._state == "new" else self._state
+        if self._state == "new":
+            self._state = "stopped"
             return
+        if self._stop_task is None:
+            self._stop_task = asyncio.create_task(self._stop(), name="notify-stop")
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
+        if self._state == "starting":
+            await self._started.wait()  # start() sees the stop and closes what it opened
+        if self._state != "running":
+            return  # start() failed and closed what it had opened
         self._state = "stopping"
         if self._main is not None:
             await asyncio.gather(self._main, return_exceptions=True)
@@ -174,8 +195,7 @@ class Notifier:
 
     async def _close(self) -> None:
         timeout = self.settings.shutdown_timeout_s
-        for runner in self.runners.values():
-            await runner.stop(timeout)
+        await asyncio.gather(*(runner.stop(timeout) for runner in self.runners.values()))
         if self._letters.qsize() and self._producer is not None:
             try:
                 await asyncio.wait_for(self._letters.join(), timeout)

@@ -289,6 +289,7 @@ async def test_sigkill_mid_retry_resumes_with_the_same_webhook_id(kafka_bootstra
                 process.send_signal(signal.SIGTERM)
                 await asyncio.to_thread(process.wait, 30)
     assert second.returncode == 0, log_path.read_text()[-3000:]
+    assert "Unclosed" not in log_path.read_text()  # SIGTERM closed every client before exiting
     assert before >= 2
     (delivered,) = receiver.answered(200)
     assert receiver.requests.index(delivered) >= before  # sent by the second process
