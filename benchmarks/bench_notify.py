@@ -101,6 +101,7 @@ class ReceiverApp:
     def __init__(self) -> None:
         self.signer = Webhook(SECRET)
         self.arrived: dict[tuple[str, str], float] = {}  # (device, fix time) of alert.open -> arrival
+        self.received_by_listener: dict[tuple[str, str], float] = {}  # ... -> data.first_time (listener clock)
         self.cleared = 0
         self.bad_signatures = 0
         self.seen_ids: set[str] = set()
@@ -120,7 +121,10 @@ class ReceiverApp:
         self.seen_ids.add(webhook_id)
         data = payload["data"]
         if payload["type"] == "alert.open":
-            self.arrived.setdefault((data["device_id"], data["time"]), now)
+            key = (data["device_id"], data["time"])
+            self.arrived.setdefault(key, now)
+            first = datetime.fromisoformat(data["first_time"].replace("Z", "+00:00")).timestamp()
+            self.received_by_listener.setdefault(key, first)
         else:
             self.cleared += 1
         return web.Response(text="ok")
@@ -244,6 +248,12 @@ async def main() -> None:
             print(f"SOS frame on the device socket -> receiver's request (2xx): p50 {pct(latencies, .5):.0f} ms, "
                   f"p99 {pct(latencies, .99):.0f} ms, max {max(latencies):.0f} ms; "
                   f"{len(latencies)} received, {missing} missing after 30 s")
+            got = [k for k in sent if k in receiver.arrived]
+            to_listener = [(receiver.received_by_listener[k] - sent[k]) * 1000 for k in got]
+            after_listener = [(receiver.arrived[k] - receiver.received_by_listener[k]) * 1000 for k in got]
+            print(f"  of which socket -> listener's receive time (first_time): p50 {pct(to_listener, .5):.0f} ms, "
+                  f"p99 {pct(to_listener, .99):.0f} ms; listener -> receiver: p50 {pct(after_listener, .5):.0f} ms, "
+                  f"p99 {pct(after_listener, .99):.0f} ms (first_time has millisecond resolution)")
         print(f"notifier's own metric (SOS record on Kafka -> 2xx, all notifications): mean "
               f"{notifier_latency_mean_ms(notify_http) or float('nan'):.1f} ms")
         print(f"receiver: {len(receiver.arrived)} alert.open, {receiver.cleared} other, {receiver.duplicates} "
