@@ -35,6 +35,21 @@ PARTITIONS = 2
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
+METRICS = (
+    ("trackwire_notify_delivered_total", {"webhook": "flaky-desk"}),
+    ("trackwire_notify_retried_total", {"webhook": "flaky-desk"}),
+    ("trackwire_notify_failed_attempts_total", {"webhook": "flaky-desk", "kind": "5xx"}),
+    ("trackwire_notify_failed_attempts_total", {"webhook": "flaky-desk", "kind": "timeout"}),
+    ("trackwire_notify_latency_seconds_count", {"webhook": "flaky-desk"}),
+)
+
+
+def metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def sos(device: str, n: int, **kw) -> Alert:
     values = dict(protocol="gt06", device_id=device, time=NOW, alarm=Alarm.SOS, state="open", repeat_count=1,
                   first_time=NOW, last_time=NOW, frame_id=f"test-{device}-{n}", frame_index=0)
@@ -120,7 +135,8 @@ async def test_retries_after_500s_and_timeouts_with_one_webhook_id(kafka_bootstr
     receiver = await receivers(flaky)
     names = topic_names(kafka_prefix)
     kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
-    async with Notifier(config(hook("care-desk", receiver, timeout_s=1)), settings(last_fix_devices=0),
+    before = {(name, tuple(labels.values())): metric(name, **labels) for name, labels in METRICS}
+    async with Notifier(config(hook("flaky-desk", receiver, timeout_s=1)), settings(last_fix_devices=0),
                         kafka) as notifier:
         await produce(kafka_bootstrap, names.sos, [sos("862", 1)])
         await receiver.wait_for(lambda rs: len(rs) >= 2)
@@ -136,6 +152,15 @@ async def test_retries_after_500s_and_timeouts_with_one_webhook_id(kafka_bootstr
     assert delivered.at - first.at >= 0.2 * 2  # two waits of the schedule
     for request in (first, timed_out, delivered):
         assert verify(SECRET_A, request)["data"]["frame_id"] == "test-862-1"
+    grown = {(name, tuple(labels.values())): metric(name, **labels) - before[(name, tuple(labels.values()))]
+             for name, labels in METRICS}
+    assert grown == {
+        ("trackwire_notify_delivered_total", ("flaky-desk",)): 1,
+        ("trackwire_notify_retried_total", ("flaky-desk",)): 2,
+        ("trackwire_notify_failed_attempts_total", ("flaky-desk", "5xx")): 1,
+        ("trackwire_notify_failed_attempts_total", ("flaky-desk", "timeout")): 1,
+        ("trackwire_notify_latency_seconds_count", ("flaky-desk",)): 1,
+    }
 
 
 async def test_dead_lettered_after_the_schedule(kafka_bootstrap, kafka_prefix, receivers):
