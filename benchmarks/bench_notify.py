@@ -38,9 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from aiohttp import web  # noqa: E402
+from aiokafka import AIOKafkaConsumer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
+from schemas.records import format_time, from_msgpack  # noqa: E402
 from simulator.frames import Fix, watch_location  # noqa: E402
 from trackwire.settings import KafkaSettings  # noqa: E402
 from trackwire.topics_cmd import ensure_topics  # noqa: E402
@@ -128,6 +130,22 @@ class ReceiverApp:
         else:
             self.cleared += 1
         return web.Response(text="ok")
+
+
+async def follow_sos(bootstrap: str, topic: str, out: dict[tuple[str, str], int]) -> None:
+    """(device, fix time) of each alert.open on the SOS topic -> its record's CreateTime (ms), to split
+    the latency at the SOS topic: before it is listener + processor, after it the notifier."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        while True:
+            for messages in (await consumer.getmany(timeout_ms=200)).values():
+                for m in messages:
+                    alert = from_msgpack(m.value)
+                    if alert.state == "open" and alert.time is not None:
+                        out.setdefault((alert.device_id, format_time(alert.time)), m.timestamp)
+    finally:
+        await consumer.stop()
 
 
 async def wearer(device_id: str, presses: list[tuple[float, datetime]], sent: dict, port: int,
@@ -232,6 +250,8 @@ async def main() -> None:
             device = f"{9200000000 + i % args.sos_devices}"
             plans.setdefault(device, []).append((i / args.rate, base + timedelta(seconds=i)))
         sent: dict = {}
+        on_sos_topic: dict = {}
+        follower = asyncio.create_task(follow_sos(bootstrap, prefix + "sos", on_sos_topic))
         t0 = time.monotonic() + 1
         await asyncio.gather(*(wearer(d, p, sent, port, t0) for d, p in plans.items()))
         press_s = time.monotonic() - t0
@@ -239,6 +259,7 @@ async def main() -> None:
         while time.monotonic() < deadline and not set(sent) <= set(receiver.arrived):
             await asyncio.sleep(0.2)
         elapsed = time.monotonic() - t0
+        follower.cancel()
         cpu = {name: (cpu_seconds(p.pid) - cpu_before.get(name, 0)) / elapsed for name, p in procs.items()}
         latencies = [(receiver.arrived[k] - sent[k]) * 1000 for k in sent if k in receiver.arrived]
         missing = len(sent) - len(latencies)
@@ -254,6 +275,14 @@ async def main() -> None:
             print(f"  of which socket -> listener's receive time (first_time): p50 {pct(to_listener, .5):.0f} ms, "
                   f"p99 {pct(to_listener, .99):.0f} ms; listener -> receiver: p50 {pct(after_listener, .5):.0f} ms, "
                   f"p99 {pct(after_listener, .99):.0f} ms (first_time has millisecond resolution)")
+            split = [k for k in got if k in on_sos_topic]
+            if split:
+                upstream = [on_sos_topic[k] - sent[k] * 1000 for k in split]
+                notifier = [receiver.arrived[k] * 1000 - on_sos_topic[k] for k in split]
+                print(f"  at the SOS topic: socket -> SOS record (listener + processor): p50 {pct(upstream, .5):.0f} ms, "
+                      f"p99 {pct(upstream, .99):.0f} ms; SOS record -> receiver (notifier): p50 "
+                      f"{pct(notifier, .5):.0f} ms, p99 {pct(notifier, .99):.0f} ms, max {max(notifier):.0f} ms "
+                      f"({len(split)} alerts)")
         print(f"notifier's own metric (SOS record on Kafka -> 2xx, all notifications): mean "
               f"{notifier_latency_mean_ms(notify_http) or float('nan'):.1f} ms")
         print(f"receiver: {len(receiver.arrived)} alert.open, {receiver.cleared} other, {receiver.duplicates} "
