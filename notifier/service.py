@@ -84,6 +84,7 @@ class Notifier:
         self.positions_topic = names.positions
         self.dead_letter_topic = names.dead_letters
         self.tracker = OffsetTracker()
+        self._committed: dict = {}  # partition -> the offset last committed (unchanged ones are not sent again)
         self.last_fixes = LastFixes(settings.last_fix_devices)
         self.runners: dict[str, WebhookRunner] = {}
         for hook in config.webhooks:
@@ -305,11 +306,13 @@ class Notifier:
         if consumer is None:
             return
         assigned = consumer.assignment()
-        offsets = {tp: offset for tp, offset in self.tracker.committable().items() if tp in assigned}
+        offsets = {tp: offset for tp, offset in self.tracker.committable().items()
+                   if tp in assigned and self._committed.get(tp) != offset}
         if not offsets:
             return
         try:
             await consumer.commit(offsets)
+            self._committed.update(offsets)
         except KafkaError as exc:
             log.warning("offset commit failed (%s): finished alerts may be sent again, with the same webhook-id",
                         exc)
@@ -418,6 +421,8 @@ class Notifier:
         await self._commit()
         dropped = sum(runner.abandon(lambda d: d.ref.tp in revoked) for runner in self.runners.values())
         self.tracker.forget(revoked)
+        for tp in revoked:
+            self._committed.pop(tp, None)
         if dropped:
             log.info("partitions revoked: %d held deliveries dropped (the new owner sends them again)", dropped)
 
