@@ -153,6 +153,7 @@ class Notifier:
         self._spawn(self._write_letters(), "notify-dead-letters")
         if self.settings.last_fix_devices > 0:
             await self._start_positions()
+        await self._wait_for_leaders(self.topic_names)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             group_id=group_id(self.settings, self.kafka),
@@ -381,15 +382,27 @@ class Notifier:
         raise AssertionError("unreachable")
 
     async def _partitions(self, topic: str) -> list[int]:
+        return (await self._wait_for_leaders([topic]))[topic]
+
+    async def _wait_for_leaders(self, names: list[str], timeout_s: float = 30.0) -> dict[str, list[int]]:
+        """Each topic's partitions, once every one of them has a leader: a consumer that joins before
+        a topic created a moment ago has its leaders leaves that topic out until its next metadata refresh."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="trackwire-notifier")
         await admin.start()
+        deadline = time.monotonic() + timeout_s
         try:
-            (described,) = await admin.describe_topics([topic])
+            while True:
+                described = await admin.describe_topics(names)
+                ready = {t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in described
+                         if not t["error_code"] and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])}
+                if len(ready) == len(names) or time.monotonic() > deadline:
+                    missing = sorted(set(names) - set(ready))
+                    if missing:
+                        raise RuntimeError(f"topics without leaders after {timeout_s:.0f} s: {', '.join(missing)}")
+                    return ready
+                await asyncio.sleep(0.2)
         finally:
             await admin.close()
-        if described["error_code"]:
-            raise RuntimeError(f"cannot describe topic {topic}: error {described['error_code']}")
-        return sorted(p["partition"] for p in described["partitions"])
 
     async def _follow_positions(self, consumer: AIOKafkaConsumer, ends: dict) -> None:
         while True:

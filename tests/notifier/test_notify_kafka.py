@@ -8,6 +8,7 @@ msgpack, keyed by device id); the notifier runs in this process (the SIGKILL tes
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -17,16 +18,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from standardwebhooks import WebhookVerificationError
 
 from notifier.service import Notifier, group_id
 from notifier.settings import NotifierSettings
 from schemas.alarms import Alarm
 from schemas.envelopes import DeadLetter
 from schemas.records import Alert, Position, to_msgpack
-from schemas.topics import topic_names
+from schemas.topics import SOS, topic_names
 from tests.notifier.notify_harness import (SECRET_A, SECRET_B, Receiver, committed, config, config_text, produce,
                                            read_all, verify)
 from trackwire.settings import KafkaSettings
+from trackwire.topics_cmd import ensure_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -117,8 +121,6 @@ async def test_payload_headers_and_signature(kafka_bootstrap, kafka_prefix, rece
     }
     assert data["time"] == NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z") == body["timestamp"]
     # Signed with A's secret: B's does not verify it.
-    from standardwebhooks import WebhookVerificationError
-
     with pytest.raises(WebhookVerificationError):
         verify(SECRET_B, request)
 
@@ -332,8 +334,6 @@ async def test_notify_test_sends_one_signed_request(kafka_bootstrap, receivers, 
         env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
-    import json
-
     printed = json.loads(out)
     (request,) = receiver.requests
     assert printed == {"webhook": "care-desk", "url": receiver.url, "webhook_id": request.webhook_id, "status": 200,
@@ -347,3 +347,30 @@ async def test_notify_test_sends_one_signed_request(kafka_bootstrap, receivers, 
     _, err = await asyncio.wait_for(missing.communicate(), 60)
     assert missing.returncode == 1
     assert "no webhook named 'nobody' (the config has: care-desk)" in err.decode()
+
+
+async def test_a_new_group_starts_by_time_and_unreadable_records_are_dead_lettered(kafka_bootstrap, kafka_prefix,
+                                                                                   receivers):
+    receiver = await receivers()
+    names = topic_names(kafka_prefix)
+    kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
+    await ensure_topics(kafka, [SOS])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        hour_ago_ms = int((time.time() - 3600) * 1000)
+        await producer.send_and_wait(names.sos, to_msgpack(sos("895", 1)), key=b"895", partition=0,
+                                     timestamp_ms=hour_ago_ms)  # older than start_lookback_s: not sent
+        await producer.send_and_wait(names.sos, to_msgpack(sos("895", 2)), key=b"895", partition=0)
+        await producer.send_and_wait(names.sos, b"\x93not a record", key=b"896", partition=0)
+    finally:
+        await producer.stop()
+    async with Notifier(config(hook("care-desk", receiver)), settings(last_fix_devices=0), kafka) as notifier:
+        (message,) = await read_all(kafka_bootstrap, names.dead_letters, 1)
+        await receiver.wait_for(lambda rs: len(rs) == 1)
+        await asyncio.sleep(1.0)
+        assert await committed(kafka_bootstrap, group_id(notifier.settings, kafka), names.sos, PARTITIONS) == 3
+    assert [r.json()["data"]["frame_id"] for r in receiver.requests] == ["test-895-2"]
+    letter = DeadLetter.from_msgpack(message.value)
+    assert letter.stage == "notifier" and letter.data == b"\x93not a record" and letter.source_topic == names.sos
+    assert letter.reason.startswith(f"unreadable record on {names.sos}: ")
