@@ -374,3 +374,41 @@ async def test_a_new_group_starts_by_time_and_unreadable_records_are_dead_letter
     letter = DeadLetter.from_msgpack(message.value)
     assert letter.stage == "notifier" and letter.data == b"\x93not a record" and letter.source_topic == names.sos
     assert letter.reason.startswith(f"unreadable record on {names.sos}: ")
+
+
+async def test_a_rebalance_hands_unfinished_alerts_to_the_new_owner(kafka_bootstrap, kafka_prefix, receivers,
+                                                                    caplog):
+    caplog.set_level(logging.INFO, logger="trackwire.notify")
+    healthy = asyncio.Event()
+
+    async def down_until_healthy(_request, _n):
+        return 200 if healthy.is_set() else 503
+
+    receiver = await receivers(down_until_healthy)
+    names = topic_names(kafka_prefix)
+    kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
+    hooks = config(hook("care-desk", receiver, retry_schedule_s=[0.3] * 200))
+    devices = [f"90{n}" for n in range(6)]  # spread over both partitions
+    first = Notifier(hooks, settings(last_fix_devices=0), kafka)
+    second = Notifier(hooks, settings(last_fix_devices=0), kafka)
+    await first.start()
+    try:
+        await produce(kafka_bootstrap, names.sos, [sos(d, 1) for d in devices])
+        await receiver.wait_for(lambda rs: {r.json()["data"]["device_id"] for r in rs} == set(devices))
+        await second.start()  # the group rebalances: the first drops what it hands over, unfinished
+        await asyncio.sleep(8)
+        healthy.set()
+        await receiver.wait_for(lambda rs: {r.json()["data"]["device_id"] for r in receiver.answered()}
+                                == set(devices), timeout_s=60)
+        await asyncio.sleep(1.0)
+        assert await committed(kafka_bootstrap, group_id(first.settings, kafka), names.sos, PARTITIONS) == 6
+        owned = [len(n._consumer.assignment()) for n in (first, second)]
+    finally:
+        await second.stop()
+        await first.stop()
+    assert owned == [1, 1]  # one partition each after the rebalance
+    assert any("held deliveries dropped (the new owner sends them again)" in r.getMessage() for r in caplog.records)
+    by_device: dict[str, set[str]] = {}
+    for request in receiver.requests:
+        by_device.setdefault(request.json()["data"]["device_id"], set()).add(request.webhook_id)
+    assert all(len(ids) == 1 for ids in by_device.values())  # one webhook-id per alert, whoever sent it
