@@ -52,8 +52,10 @@ def check_secret(value: str) -> bytes:
     """The key bytes of a `whsec_<base64>` secret, or ValueError saying what is wrong."""
     if not value.startswith(SECRET_PREFIX):
         raise ValueError(f"must start with {SECRET_PREFIX!r} followed by base64 (a Standard Webhooks secret)")
+    text = value[len(SECRET_PREFIX):]
     try:
-        key = base64.b64decode(value[len(SECRET_PREFIX):], validate=True)
+        # Unpadded base64 is accepted, as the reference library accepts it.
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"is not base64 after {SECRET_PREFIX!r}") from None
     if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:

@@ -65,6 +65,22 @@ def test_bad_values_name_their_key(overrides, expected):
     assert expected in message
 
 
+def test_unpadded_secret_is_accepted_as_the_library_accepts_it():
+    from datetime import datetime, timezone
+
+    from standardwebhooks import Webhook
+
+    from notifier.config import check_secret
+
+    unpadded = "whsec_" + base64.b64encode(b"u" * 25).decode().rstrip("=")
+    padded = "whsec_" + base64.b64encode(b"u" * 25).decode()
+    assert unpadded != padded
+    assert check_secret(unpadded) == b"u" * 25
+    assert parse_config(toml(secret=f'"{unpadded}"')).webhooks[0].signing_secret() == unpadded
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert Webhook(unpadded).sign("msg_1", when, "{}") == Webhook(padded).sign("msg_1", when, "{}")
+
+
 def test_file_level_problems():
     assert "notify.toml: not valid TOML" in problem("[[webhooks]\n")
     assert "webhooks: missing" in problem('map_link = "x"\n')
