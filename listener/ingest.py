@@ -35,6 +35,7 @@ class Outgoing:
     protocol: str
     device_id: str | None
     received: float = field(default_factory=time.perf_counter)  # for the frame-to-reply latency
+    close: bool = False  # close the connection once the reply is written (HTTP `Connection: close`)
 
 
 @dataclass(slots=True)
@@ -96,9 +97,12 @@ class Ingest:
             protocol=codec.name,
             device_id=device_id,
             data=frame,
+            rejected=decoded.error if decoded.rejected else None,
         )
         key = (device_id or connection_id).encode()
-        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, device_id)
+        # A refused frame's device id is only a claim: it must not bind the connection for downlink.
+        bound_id = None if decoded.rejected else device_id
+        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, bound_id, close=decoded.close)
 
     def dead_letter(
         self,

@@ -24,7 +24,8 @@ from listener.publisher import FramePublisher
 from listener.settings import ListenerSettings
 from listener.tcp import TcpConnection
 from listener.udp import UdpEndpoint
-from protocols.base import Command
+from protocols.base import Command, ServerContext
+from listener.settings import DEVELOPMENT_AUTH_KEY
 from schemas.envelopes import DownlinkCommand
 from schemas.topics import TopicNames
 
@@ -44,6 +45,7 @@ class ListenerServer:
         )
         self.devices = DeviceRegistry(bootstrap_servers, topics.devices) if settings.allowlist_enabled else None
         self.ingest = Ingest(self.publisher, topics, settings.instance_id, self.devices)
+        self.codec_context = ServerContext(auth_key=settings.auth_key.get_secret_value().encode())  # handed to every stream
         self.commands = CommandFollower(bootstrap_servers, topics.commands, self._deliver_command)
         self.connections: set[TcpConnection] = set()
         self._per_ip: collections.Counter[str] = collections.Counter()
@@ -70,6 +72,8 @@ class ListenerServer:
         if self._state != "new":
             return
         self._state = "starting"
+        if self.settings.auth_key.get_secret_value() == DEVELOPMENT_AUTH_KEY:
+            log.warning("TRACKWIRE_LISTENER_AUTH_KEY is not set: JT/T 808 auth codes use the public development key")
         loop = asyncio.get_running_loop()
         await self._start_http()
         await self.publisher.start()

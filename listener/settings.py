@@ -5,8 +5,12 @@ from __future__ import annotations
 import socket
 import uuid
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protocols.base import ServerContext
+
+DEVELOPMENT_AUTH_KEY = ServerContext().auth_key.decode()
 
 
 def _default_instance_id() -> str:
@@ -40,6 +44,18 @@ class ListenerSettings(BaseSettings):
 
     allowlist_enabled: bool = False
     allowlist_max_rejected_frames: int = Field(3, ge=1)
+
+    # Signs the JT/T 808 authentication codes issued at registration; every instance needs the same
+    # key. Rotating it invalidates issued codes (terminals register again). The default is public.
+    # A SecretStr so that printing the settings does not print the key.
+    auth_key: SecretStr = Field(SecretStr(DEVELOPMENT_AUTH_KEY), description="JT/T 808 auth-code key")
+
+    @field_validator("auth_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("use at least 16 characters")
+        return value
 
     @field_validator("host", "http_host")
     @classmethod

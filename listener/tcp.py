@@ -35,6 +35,7 @@ class _AwaitingAck:
     deadline: float
     received: float
     expired: bool = field(default=False)
+    close: bool = False  # the codec asked to close once this reply is written
 
 
 class TcpConnection(asyncio.Protocol):
@@ -42,7 +43,8 @@ class TcpConnection(asyncio.Protocol):
         self.server = server
         settings = server.settings
         self.stream = ProtocolStream(
-            Transport.TCP, max_detect_bytes=settings.max_detect_bytes, max_frame=settings.max_frame_bytes
+            Transport.TCP, max_detect_bytes=settings.max_detect_bytes, max_frame=settings.max_frame_bytes,
+            context=server.codec_context,
         )
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -174,7 +176,8 @@ class TcpConnection(asyncio.Protocol):
                 metrics.child(metrics.UNACKED, "refused").inc()
                 log.warning("frame from %s not queued to Kafka, not acknowledged: %s", self.peer, exc)
                 continue
-            entry = _AwaitingAck(ack, item.reply, item.protocol, loop.time() + ack_timeout, item.received)
+            entry = _AwaitingAck(ack, item.reply, item.protocol, loop.time() + ack_timeout, item.received,
+                                 close=item.close)
             self._awaiting.append(entry)
             ack.add_done_callback(lambda _f: self._release_replies())
             loop.call_at(entry.deadline, self._expire, entry)
@@ -202,6 +205,9 @@ class TcpConnection(asyncio.Protocol):
                 metrics.REPLY_LATENCY.observe(time.perf_counter() - head.received)
                 metrics.child(metrics.REPLIES_OUT, head.protocol).inc()
                 metrics.child(metrics.BYTES_OUT, "tcp").inc(len(head.reply))
+            if head.close:
+                self.close()  # asyncio flushes the written reply before closing the socket
+                return
 
     async def wait_published(self) -> None:
         if self._worker is not None:

@@ -45,7 +45,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         peer = f"{addr[0]}:{addr[1]}"
         settings = self.server.settings
         stream = ProtocolStream(Transport.UDP, max_detect_bytes=max(settings.max_detect_bytes, len(data)),
-                                max_frame=settings.max_frame_bytes)
+                                max_frame=settings.max_frame_bytes, context=self.server.codec_context)
         stream.feed(data)
         for event in stream.events():
             if isinstance(event, NoProtocol):

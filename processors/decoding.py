@@ -37,7 +37,7 @@ class DecodedFrame:
 
 
 # RawFrame fields that may be None, which RawFrame.to_msgpack leaves out of the map.
-_OPTIONAL_ENVELOPE_FIELDS = ("protocol", "device_id")
+_OPTIONAL_ENVELOPE_FIELDS = ("protocol", "device_id", "rejected")
 
 
 def read_envelope(payload: bytes) -> RawFrame:
@@ -82,6 +82,9 @@ def find_codec(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
 def decode_envelope(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
                     by_name: dict[str, Codec] = BY_NAME) -> DecodedFrame:
     out = DecodedFrame(envelope, protocol=envelope.protocol, device_id=envelope.device_id)
+    if envelope.rejected:  # refused by the listener (not authenticated...): never decoded into records
+        out.error = f"rejected by the listener: {envelope.rejected}"
+        return out
     codec, error, out.redetected = find_codec(envelope, codecs, by_name)
     if codec is None:
         out.error = error
@@ -95,6 +98,7 @@ def decode_envelope(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
     try:
         session = codec.new_session(transport)
         session.device_id = envelope.device_id
+        session.authenticated = True  # the listener accepted the frame (authentication already checked)
         decoded = codec.decode(envelope.data, session, now)
     except Exception as exc:  # noqa: BLE001 - a codec bug; the frame is dead-lettered with it, never stalls
         log.exception("codec %s raised on frame %s", codec.name, envelope.frame_id)

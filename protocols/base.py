@@ -90,6 +90,9 @@ class Session:
     transport: Transport = Transport.TCP
     device_id: str | None = None
     context: ServerContext = DEFAULT_CONTEXT
+    # The caller vouches that the device already authenticated: the processors decode only frames
+    # a listener accepted, so protocols with authentication (JT/T 808) do not check it again.
+    authenticated: bool = False
 
 
 @dataclass(slots=True)
@@ -101,6 +104,7 @@ class Decoded:
     message_type: str | None = None  # protocol's own name for the frame, for logs and metrics
     bug: bool = False  # error came from a codec bug, not from the device (see guarded_decode)
     close: bool = False  # close the connection once the reply is written (e.g. HTTP `Connection: close`)
+    rejected: bool = False  # the frame is refused as data (e.g. not authenticated); `error` says why
 
 
 @dataclass(slots=True)
@@ -113,6 +117,7 @@ class Identified:
     error: str | None = None
     bug: bool = False
     close: bool = False
+    rejected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +186,8 @@ def guarded_decode(codec: Codec, frame: bytes, session: Session, now: datetime) 
 
 def identified_from(decoded: Decoded) -> Identified:
     return Identified(device_id=decoded.device_id, reply=decoded.reply, message_type=decoded.message_type,
-                      error=decoded.error, bug=decoded.bug, close=decoded.close)
+                      error=decoded.error, bug=decoded.bug, close=decoded.close,
+                      rejected=decoded.rejected)
 
 
 def guarded_identify(codec: Codec, frame: bytes, session: Session, now: datetime) -> Identified:

@@ -43,6 +43,9 @@ class RawFrame:
     # Omitted on the wire when unknown (no protocol matched / device not yet identified).
     protocol: str | None = None
     device_id: str | None = None
+    # Set when the listener refused the frame as data (e.g. JT/T 808 "not authenticated: ..."): it is
+    # kept on this topic for the record and the processors dead-letter it with this reason.
+    rejected: str | None = None
 
     def to_msgpack(self) -> bytes:
         return _pack(self)

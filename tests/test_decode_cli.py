@@ -9,7 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from protocols.registry import CODECS
 from trackwire.cli import main
+from protocols.registry import CODECS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -46,7 +48,8 @@ def test_watch_health_readings_and_replies():
 def test_garbage_line_is_an_error_and_later_lines_still_decode():
     stdin = b"hello\n[3G*4700186508*000B*LK,0,10,100]\n"
     out = run(["-"], stdin)
-    assert out[0] == {"type": "error", "reason": "bytes match no known protocol (gt06, watch, gotop): 68656c6c6f",
+    names = ", ".join(codec.name for codec in CODECS)
+    assert out[0] == {"type": "error", "reason": f"bytes match no known protocol ({names}): 68656c6c6f",
                       "hex": "68656c6c6f", "line": 1}
     assert out[1]["event"] == "heartbeat" and out[1]["line"] == 2
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from simulator.profiles import PROFILES  # protocols only, no Kafka: cheap for every subcommand
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trackwire")
@@ -161,14 +163,14 @@ def migrate(clickhouse_url: str | None, ttl_days: int | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8888, show_default=True)
 @click.option("--devices", type=int, default=100, show_default=True, help="Simulated devices, one TCP connection each.")
-@click.option("--protocol", "protocols", multiple=True, type=click.Choice(["watch", "gt06", "gotop"]),
-              help="Protocols to mix (default: all three).")
+@click.option("--protocol", "protocols", multiple=True, type=click.Choice(list(PROFILES)),
+              help="Protocols to mix (default: all of them).")
 @click.option("--interval", "interval_s", type=float, default=10.0, show_default=True,
               help="Seconds between reports per device; 0 = send again as soon as acknowledged.")
 @click.option("--duration", "duration_s", type=float, default=60.0, show_default=True)
 @click.option("--sos-probability", type=float, default=0.01, show_default=True, help="Chance a report is an SOS.")
 def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probability) -> None:
-    """Run simulated GOTOP, watch and GT06 devices against a listener; print a JSON summary."""
+    """Run simulated devices (one profile per protocol) against a listener; print a JSON summary."""
     import asyncio
     import json
 

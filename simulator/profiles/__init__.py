@@ -8,12 +8,15 @@ tests/simulator checks that every built frame decodes with the codec to what it 
 from __future__ import annotations
 
 from simulator.profiles.base import DeviceProfile, Outgoing
-from simulator.profiles import gotop, gt06, watch
+from simulator.profiles import gotop, gt06, jt808, osmand, teltonika, watch
 
 PROFILES: dict[str, type[DeviceProfile]] = {
     gt06.Gt06Device.protocol: gt06.Gt06Device,
     watch.WatchDevice.protocol: watch.WatchDevice,
     gotop.GotopDevice.protocol: gotop.GotopDevice,
+    teltonika.TeltonikaDevice.protocol: teltonika.TeltonikaDevice,
+    jt808.Jt808Device.protocol: jt808.Jt808Device,
+    osmand.OsmandDevice.protocol: osmand.OsmandDevice,
 }
 
 __all__ = ["DeviceProfile", "Outgoing", "PROFILES"]

@@ -99,7 +99,7 @@ async def test_garbage_is_dead_lettered_and_the_connection_closed_while_others_a
         kafka_bootstrap, kafka_prefix, names):
     async with running_listener(kafka_bootstrap, kafka_prefix) as server:
         bad_reader, bad_writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
-        bad_writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        bad_writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")  # (an HTTP request would be an osmand report)
         assert await asyncio.wait_for(bad_reader.read(), 10) == b""  # closed by the listener
 
         reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
@@ -108,8 +108,8 @@ async def test_garbage_is_dead_lettered_and_the_connection_closed_while_others_a
         writer.close()
         letters = dead_letters(await read_topic(kafka_bootstrap, names.dead_letters, 1))
     assert letters[0].stage == "listener"
-    assert letters[0].data == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert "match no known protocol" in letters[0].reason and "474554" in letters[0].reason
+    assert letters[0].data == b"SSH-2.0-OpenSSH_9.6\r\n"
+    assert "match no known protocol" in letters[0].reason and "5353482d" in letters[0].reason
     assert letters[0].peer.startswith("127.0.0.1:")
 
 

@@ -15,6 +15,7 @@ from protocols.base import Detection, Frame, FrameError, Transport
 from protocols.registry import CODECS
 from protocols.stream import Detected, NoProtocol, ProtocolStream, detect
 from tests.protocols import frames_gotop as GOTOP
+from tests.protocols import frames_teltonika as TELTONIKA
 from tests.protocols import frames_watch as WATCH
 
 GT06_LOGIN = bytes.fromhex("78780D01012345678901234500018CDD0D0A")  # Concox GT06 document example
@@ -26,13 +27,15 @@ SAMPLES = [
     ("watch", WATCH.UD_ZJ),
     ("gotop", b"#" + GOTOP.TRACCAR_CMD_KEY + b"#"),
     ("gotop", b"#" + GOTOP.TRACCAR_CMD_X + b"#"),
+    ("teltonika", TELTONIKA.WIKI_IMEI),
+    ("teltonika", TELTONIKA.WIKI_8E),
 ]
 
 GARBAGE = [
-    b"GET / HTTP/1.1\r\nHost: example\r\n\r\n",
+    b"HELO mail.example.com\r\n",  # SMTP greeting (an HTTP request line is an osmand report)
     bytes.fromhex("160301020001000"  "1fc0303"),  # start of a TLS ClientHello
     b"SSH-2.0-OpenSSH_9.6\r\n",
-    b"\x00\x00\x00\x00\x00\x00",
+    b"\x00" * 12,  # zeros: a Teltonika packet preamble, but one declaring 0 data bytes (6 zeros may still become one)
     b"imei:359710049095095,tracker,151006012336,,F,172337.000,A,5105.9792,N,00551.5432,E,0.00,0.0;",  # TK103 (not registered yet)
 ]
 
@@ -49,11 +52,11 @@ def test_each_protocol_is_detected_from_its_frames(protocol, frame, transport):
 def test_garbage_matches_no_protocol_with_a_hex_preview(garbage):
     outcome = detect(garbage, Transport.TCP)
     assert isinstance(outcome, NoProtocol)
-    assert "match no known protocol (gt06, watch, gotop)" in outcome.reason
+    assert f"match no known protocol ({', '.join(c.name for c in CODECS)})" in outcome.reason
     assert garbage[:8].hex() in outcome.reason
 
 
-@pytest.mark.parametrize("prefix", [b"\x78", b"\x79", b"[", b"[3G*", b"#", b"#8602"])
+@pytest.mark.parametrize("prefix", [b"\x78", b"\x79", b"[", b"[3G*", b"#", b"#8602", b"\x00" * 6, b"\x00\x0f33"])
 def test_a_plausible_prefix_needs_more_bytes(prefix):
     assert detect(prefix, Transport.TCP) is Detection.NEED_MORE
 
@@ -111,4 +114,4 @@ def test_mutated_frames_never_raise_through_detect_frame_and_decode(frame, data)
 
 
 def test_registry_lists_each_protocol_once_in_detection_order():
-    assert [c.name for c in CODECS] == ["gt06", "watch", "gotop"]
+    assert [c.name for c in CODECS] == ["gt06", "jt808", "teltonika", "watch", "gotop", "osmand"]

@@ -12,6 +12,7 @@ from protocols.base import Transport
 from schemas.alarms import Alarm
 from schemas.envelopes import RawFrame
 from simulator import frames as F
+from simulator.profiles import PROFILES
 from simulator.run import SimConfig, simulate
 from schemas.topics import topic_names
 from tests.listener.conftest import read_topic, running_listener
@@ -46,6 +47,6 @@ async def test_simulated_fleet_frames_all_reach_kafka(kafka_bootstrap, kafka_pre
         messages = await read_topic(kafka_bootstrap, names.raw_frames, stats.frames_sent)
     envelopes = [RawFrame.from_msgpack(m.value) for m in messages]
     assert len(envelopes) == stats.frames_sent
-    assert {e.protocol for e in envelopes} == {"watch", "gt06", "gotop"}
+    assert {e.protocol for e in envelopes} == set(PROFILES)
     assert len({e.device_id for e in envelopes}) == 30
     assert stats.reply_timeouts == 0 and stats.replies > 0 and stats.sos_sent > 0
