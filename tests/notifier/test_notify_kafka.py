@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import WebhookVerificationError
@@ -67,8 +68,9 @@ def hook(name: str, receiver: Receiver, secret: str = SECRET_A, **kw) -> dict:
 
 
 def settings(**kw) -> NotifierSettings:
-    return NotifierSettings(http_port=None, commit_interval_s=0.1, session_timeout_s=6, last_fix_warmup_s=5,
-                            start_lookback_s=600, **kw)
+    values = dict(http_port=None, commit_interval_s=0.1, session_timeout_s=6, last_fix_warmup_s=5,
+                  start_lookback_s=600)
+    return NotifierSettings(**{**values, **kw})
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ async def test_payload_headers_and_signature(kafka_bootstrap, kafka_prefix, rece
     receiver = await receivers()
     names = topic_names(kafka_prefix)
     kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
-    async with Notifier(config(hook("care-desk", receiver)), settings(), kafka) as notifier:
+    async with Notifier(config(hook("care-desk", receiver)), settings(http_port=0), kafka) as notifier:
         # The device's last fix comes from the positions topic; its SOS came without one.
         await produce(kafka_bootstrap, names.positions, [
             Position(protocol="gt06", device_id="861", time=NOW, lat=25.827437, lon=-80.376458, valid=True)])
@@ -102,6 +104,13 @@ async def test_payload_headers_and_signature(kafka_bootstrap, kafka_prefix, rece
         await receiver.wait_for(lambda rs: len(rs) == 1 and rs[0].status == 200)
         await asyncio.sleep(0.5)  # a commit interval
         assert await committed(kafka_bootstrap, group_id(notifier.settings, kafka), names.sos, PARTITIONS) == 1
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{notifier.http_port}/health") as response:
+                assert response.status == 200
+                assert await response.json() == {"state": "running", "unfinished_alerts": 0, "webhooks": {
+                    "care-desk": {"backlog": 0, "in_flight": 0, "disabled": False}}}
+            async with session.get(f"http://127.0.0.1:{notifier.http_port}/metrics") as response:
+                assert 'trackwire_notify_delivered_total{webhook="care-desk"}' in await response.text()
 
     (request,) = receiver.requests
     assert request.headers["Content-Type"] == "application/json"
