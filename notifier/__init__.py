@@ -2,5 +2,6 @@
 
 Pure parts (no I/O): config (TOML), payload (body, webhook-id, last fixes), policy (answer
 classification, retry schedule), lanes (one webhook's delivery state machine), offsets (what may be
-committed), routing (message -> deliveries). Thin I/O parts: http_client, deliverer, service, http_app.
+committed), routing (message -> deliveries). Thin I/O parts: http_client, deliverer, service,
+positions, dead_letters, kafka_offsets, http_app.
 """

@@ -12,8 +12,8 @@ mid-retry re-reads exactly the unfinished alerts and sends them again with the s
 - A new consumer group starts `start_lookback_s` back, not at the topic's beginning.
 - Rebalance: commit what is done for the revoked partitions, drop their held deliveries (cancelling
   their requests); the new owner sends them again, with the same webhook-ids.
-- Dead letters: to the dead-letter topic (stage "notifier"), retried until Kafka acknowledges.
-- Last known fix: a group-less consumer follows the positions topic (from `last_fix_lookback_s`
+- Dead letters: notifier.dead_letters writes them (stage "notifier"), retried until Kafka acknowledges.
+- Last known fix: notifier.positions follows the positions topic (from `last_fix_lookback_s`
   back) into a bounded per-device map, for alerts that came without a fix.
 
 Lifecycle: `await start()` / `await stop()` (idempotent) or `async with`; `wait()` until it stops.
@@ -26,33 +26,31 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from notifier import metrics
 from notifier.config import NotifyConfig
+from notifier.dead_letters import DeadLetterWriter, Letter
 from notifier.deliverer import WebhookRunner
 from notifier.http_app import start_http
 from notifier.http_client import WebhookClient
+from notifier.kafka_offsets import offsets_since, wait_for_leaders
 from notifier.lanes import Finished
 from notifier.offsets import OffsetTracker
 from notifier.payload import LastFixes
+from notifier.positions import PositionsFollower
 from notifier.routing import Source, deliveries_for, wanted
 from notifier.settings import NotifierSettings
 from schemas import topics
 from schemas.alarms import SOS_ALARMS
-from schemas.envelopes import DeadLetter
 from schemas.records import Alert, Position, from_msgpack
-from sinks.batching import Backoff
 from trackwire.settings import KafkaSettings
 from trackwire.topics_cmd import ensure_topics
 
 log = logging.getLogger("trackwire.notify")
 
-STAGE = "notifier"
 POLL_MS = 200
 
 
@@ -63,12 +61,6 @@ def group_id(settings: NotifierSettings, kafka: KafkaSettings) -> str:
 def reads_alerts_topic(config: NotifyConfig) -> bool:
     """The alerts topic is read only when some webhook wants an alarm that is not on the SOS topic."""
     return bool(config.alarms() - SOS_ALARMS)
-
-
-@dataclass(slots=True)
-class _Letter:
-    source: Source
-    reason: str  # for a person: which webhook, why, the last answer
 
 
 class Notifier:
@@ -94,10 +86,10 @@ class Notifier:
                 on_failure=self._fail)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._positions: AIOKafkaConsumer | None = None
+        self._positions: PositionsFollower | None = None
         self._tasks: set[asyncio.Task] = set()
         self._main: asyncio.Task | None = None
-        self._letters: asyncio.Queue[_Letter] = asyncio.Queue()  # bounded through max_unfinished
+        self._letters: DeadLetterWriter | None = None
         self._http = None
         self.http_port: int | None = None
         self._stopping = asyncio.Event()
@@ -106,7 +98,6 @@ class Notifier:
         self._state = "new"
         self._paused = False
         self._fatal: BaseException | None = None
-        self._warm = asyncio.Event()
 
     async def __aenter__(self) -> "Notifier":
         await self.start()
@@ -150,10 +141,12 @@ class Notifier:
         await self._producer.start()
         for runner in self.runners.values():
             await runner.start()
-        self._spawn(self._write_letters(), "notify-dead-letters")
+        self._letters = DeadLetterWriter(self._producer, self.dead_letter_topic,
+                                         lambda source: self.tracker.done(source.tp, source.offset))
+        self._spawn(self._letters.run(), "notify-dead-letters")
         if self.settings.last_fix_devices > 0:
             await self._start_positions()
-        await self._wait_for_leaders(self.topic_names)
+        await wait_for_leaders(self.kafka.bootstrap_servers, self.topic_names)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             group_id=group_id(self.settings, self.kafka),
@@ -198,12 +191,12 @@ class Notifier:
     async def _close(self) -> None:
         timeout = self.settings.shutdown_timeout_s
         await asyncio.gather(*(runner.stop(timeout) for runner in self.runners.values()))
-        if self._letters.qsize() and self._producer is not None:
+        if self._letters is not None and self._letters.pending():
             try:
-                await asyncio.wait_for(self._letters.join(), timeout)
+                await asyncio.wait_for(self._letters.drained(), timeout)
             except asyncio.TimeoutError:
                 log.warning("stopping with %d dead letters unwritten: their alerts stay uncommitted and are "
-                            "read again", self._letters.qsize())
+                            "read again", self._letters.pending())
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -278,7 +271,7 @@ class Notifier:
             record = from_msgpack(message.value)
         except Exception as exc:  # noqa: BLE001 - anything unreadable on the topic: msgpack, version, fields
             self.tracker.add(tp, message.offset, 1)
-            self._letters.put_nowait(_Letter(Source(message.topic, tp, message.offset, message.value or b"", None),
+            self._dead(Letter(Source(message.topic, tp, message.offset, message.value or b"", None),
                                              f"unreadable record on {message.topic}: {exc!r}"))
             return
         sos_topic = message.topic == self.sos_topic
@@ -300,7 +293,11 @@ class Notifier:
             return
         delivery = finished.delivery
         reason = f"webhook {name}: {finished.reason}; webhook-id {delivery.webhook_id}, type {delivery.kind}"
-        self._letters.put_nowait(_Letter(source, reason))
+        self._dead(Letter(source, reason))
+
+    def _dead(self, letter: Letter) -> None:
+        assert self._letters is not None, "dead letters before start()"
+        self._letters.put(letter)
 
     async def _commit(self) -> None:
         consumer = self._consumer
@@ -318,112 +315,19 @@ class Notifier:
             log.warning("offset commit failed (%s): finished alerts may be sent again, with the same webhook-id",
                         exc)
 
-    # -- dead letters -----------------------------------------------------------------------
-
-    async def _write_letters(self) -> None:
-        backoff = Backoff(0.5, 30.0)
-        while True:
-            letter = await self._letters.get()
-            source = letter.source
-            alert = source.alert
-            value = DeadLetter(stage=STAGE, reason=letter.reason, data=source.value, at_ms=int(time.time() * 1000),
-                               protocol=alert.protocol if alert else None, device_id=alert.device_id if alert else None,
-                               frame_id=alert.frame_id if alert else None, source_topic=source.topic).to_msgpack()
-            key = topics.device_key(alert.device_id) if alert and alert.device_id else None
-            attempt = 0
-            while True:
-                try:
-                    assert self._producer is not None
-                    await self._producer.send_and_wait(self.dead_letter_topic, value, key=key)
-                    break
-                except KafkaError as exc:
-                    attempt += 1
-                    metrics.DEAD_LETTER_ERRORS.inc()
-                    delay = backoff.delay(attempt)
-                    log.warning("dead letter not written (%s); attempt %d, retry in %.1f s", exc, attempt, delay)
-                    await asyncio.sleep(delay)
-            self.tracker.done(source.tp, source.offset)
-            self._letters.task_done()
-
     # -- last known fixes -------------------------------------------------------------------
 
     async def _start_positions(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers, group_id=None,
-                                    client_id="trackwire-notifier-positions", enable_auto_commit=False)
-        self._positions = consumer
-        await consumer.start()
-        tps = [TopicPartition(self.positions_topic, p) for p in await self._partitions(self.positions_topic)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp, offset in (await self._offsets_since(consumer, tps, self.settings.last_fix_lookback_s)).items():
-            consumer.seek(tp, offset)
-        self._spawn(self._follow_positions(consumer, ends), "notify-positions")
+        self._positions = PositionsFollower(self.kafka.bootstrap_servers, self.positions_topic, self.last_fixes,
+                                            lookback_s=self.settings.last_fix_lookback_s)
+        await self._positions.start()
+        self._spawn(self._positions.follow(), "notify-positions")
         try:
-            await asyncio.wait_for(self._warm.wait(), self.settings.last_fix_warmup_s)
+            await asyncio.wait_for(self._positions.caught_up.wait(), self.settings.last_fix_warmup_s)
         except asyncio.TimeoutError:
             log.warning("positions of the last %.0f s not read within %.0f s; starting anyway (alerts without a fix "
                         "may lack the last known one for a while)", self.settings.last_fix_lookback_s,
                         self.settings.last_fix_warmup_s)
-
-    @staticmethod
-    async def _offsets_since(consumer: AIOKafkaConsumer, tps: list, seconds: float) -> dict:
-        """Per partition the first offset of a record from the last `seconds`, else the end. The end is
-        read first: whatever is written meanwhile is newer, so it is never skipped."""
-        for attempt in range(1, 31):  # a topic created a moment ago may not have its leaders yet
-            try:
-                ends = await consumer.end_offsets(tps)
-                found = await consumer.offsets_for_times({tp: int((time.time() - seconds) * 1000) for tp in tps})
-                return {tp: found[tp].offset if found.get(tp) is not None else ends[tp] for tp in tps}
-            except KafkaError as exc:
-                if attempt == 30:
-                    raise
-                log.info("offsets by time not available yet (%s); retrying", exc)
-                await asyncio.sleep(0.5)
-        raise AssertionError("unreachable")
-
-    async def _partitions(self, topic: str) -> list[int]:
-        return (await self._wait_for_leaders([topic]))[topic]
-
-    async def _wait_for_leaders(self, names: list[str], timeout_s: float = 30.0) -> dict[str, list[int]]:
-        """Each topic's partitions, once every one of them has a leader: a consumer that joins before
-        a topic created a moment ago has its leaders leaves that topic out until its next metadata refresh."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers, client_id="trackwire-notifier")
-        await admin.start()
-        deadline = time.monotonic() + timeout_s
-        try:
-            while True:
-                described = await admin.describe_topics(names)
-                ready = {t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in described
-                         if not t["error_code"] and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])}
-                if len(ready) == len(names) or time.monotonic() > deadline:
-                    missing = sorted(set(names) - set(ready))
-                    if missing:
-                        raise RuntimeError(f"topics without leaders after {timeout_s:.0f} s: {', '.join(missing)}")
-                    return ready
-                await asyncio.sleep(0.2)
-        finally:
-            await admin.close()
-
-    async def _follow_positions(self, consumer: AIOKafkaConsumer, ends: dict) -> None:
-        while True:
-            data = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for messages in data.values():
-                for message in messages:
-                    try:
-                        record = from_msgpack(message.value)
-                    except Exception:  # noqa: BLE001 - not ours to judge: the sink dead-letters it
-                        continue
-                    if isinstance(record, Position):
-                        self.last_fixes.observe(record)
-            metrics.KNOWN_FIXES.set(len(self.last_fixes))
-            if not self._warm.is_set() and all(await asyncio.gather(
-                    *(self._reached(consumer, tp, end) for tp, end in ends.items()))):
-                self._warm.set()
-                log.info("last known fixes: %d devices", len(self.last_fixes))
-
-    @staticmethod
-    async def _reached(consumer: AIOKafkaConsumer, tp, end: int) -> bool:
-        return await consumer.position(tp) >= end
 
     # -- rebalance --------------------------------------------------------------------------
 
@@ -448,7 +352,7 @@ class Notifier:
                 fresh.append(tp)
         if not fresh:
             return
-        for tp, offset in (await self._offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
+        for tp, offset in (await offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
             consumer.seek(tp, offset)
         log.info("new consumer group: %d partition(s) start %.0f s back", len(fresh), self.settings.start_lookback_s)
 
