@@ -218,6 +218,30 @@ def run(port, simulate_devices, simulate_interval) -> None:
 
 
 @main.command()
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="Webhooks TOML file (default: env TRACKWIRE_NOTIFY_CONFIG); see examples/notify.toml.")
+@click.option("--test", "test_webhook", default=None, metavar="NAME",
+              help="Send one signed test notification to webhook NAME, print the answer and exit.")
+@click.option("--http-port", type=int, default=None, help="Port of /metrics and /health (default 9103).")
+@click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers (default: env or 127.0.0.1:9092).")
+@click.option("--prefix", "topic_prefix", default=None, help="Topic name prefix (default: env or 'trackwire.').")
+def notify(config_path, test_webhook, http_port, bootstrap_servers, topic_prefix) -> None:
+    """Send SOS and fall alerts (and any other alarm a webhook asks for) to webhooks, signed per the
+    Standard Webhooks specification, at least once, retrying on the specification's schedule.
+
+    Offsets are committed only once every matching webhook answered 2xx or the alert went to the
+    dead-letter topic; a restart resends unfinished alerts with the same webhook-id.
+    """
+    if test_webhook is not None:
+        from notifier.cli_cmd import run_test
+
+        raise SystemExit(run_test(test_webhook, config=config_path))
+    from notifier.cli_cmd import run_notify
+
+    run_notify(config=config_path, http_port=http_port, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
+
+
+@main.command()
 @click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers (default: env or 127.0.0.1:9092).")
 @click.option("--prefix", "topic_prefix", default=None, help="Topic name prefix (default: env or 'trackwire.').")
 @click.option("--app-id", default=None,

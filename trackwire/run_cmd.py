@@ -1,5 +1,6 @@
 """`trackwire run`: the whole pipeline on one machine — listener, processor worker and sink as
-child processes (as they run as separate pods in Kubernetes), optionally a device simulator.
+child processes (as they run as separate pods in Kubernetes), the notifier too when
+TRACKWIRE_NOTIFY_CONFIG names its webhooks file, and optionally a device simulator.
 
 A small supervisor: SIGINT/SIGTERM is passed to every child, and if one stage exits on its own
 the others are stopped too, so a broken pipeline is never left half-running.
@@ -70,6 +71,8 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
     children["listen"] = _spawn(["listen", "--port", str(port)])
     children["process"] = _spawn(["process"])
     children["sink"] = _spawn(["sink"])
+    if os.environ.get("TRACKWIRE_NOTIFY_CONFIG"):
+        children["notify"] = _spawn(["notify"])
     if simulate_devices:
         _wait_until_ready(children["listen"])
         children["simulate"] = _spawn(["simulate", "--port", str(port), "--devices", str(simulate_devices),
