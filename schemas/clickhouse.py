@@ -329,8 +329,22 @@ class Migration:
         return hashlib.sha256("\n;\n".join(self.statements).encode()).hexdigest()[:16]
 
 
+# Columns the server fills on insert (the sink never writes them), after COLUMNS in each table.
+SERVER_FILLED: dict[str, tuple[tuple[str, str], ...]] = {
+    table: (("ingested_at", TIME),) for table in (POSITIONS, ALERTS, TELEMETRY, EVENTS)
+}
+
+# When each row reached ClickHouse (its insert), for freshness queries and the end-to-end
+# benchmark's "frame sent -> row visible" latency; inserts never name it, the server fills it.
+_V2 = [
+    f"ALTER TABLE {{db}}.{table} ADD COLUMN IF NOT EXISTS ingested_at DateTime64(3, 'UTC') DEFAULT now64(3) "
+    f"CODEC(DoubleDelta, ZSTD(1))"
+    for table in (POSITIONS, ALERTS, TELEMETRY, EVENTS)
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables, latest positions, last seen, hourly health", tuple(_V1)),
+    Migration(2, "ingested_at on the device tables", tuple(_V2)),
 )
 
 

@@ -24,8 +24,10 @@ def format_time(value: datetime) -> str:
     """UTC ISO-8601 with milliseconds and `Z`: 2024-05-01T10:20:30.000Z."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    elif value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond // 1000:03d}Z")
 
 
 def parse_time(text: str) -> datetime:
@@ -157,28 +159,53 @@ _NESTED = {"cells": Cell, "wifi": Wifi, "ble": Ble}
 _TIMES = ("time", "first_time", "last_time")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass fields of `cls`, in order (cached: `dataclasses.fields` is slow per call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    kind = type(value)
+    if kind in (str, int, float, bool):
+        return value
+    if kind is datetime:
         return format_time(value)
     if isinstance(value, Alarm):
         return value.value
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if getattr(value, f.name) is not None}
-    if isinstance(value, list):
+    if kind is list:
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value):
+        return {name: _plain(v) for name in field_names(kind) if (v := getattr(value, name)) is not None}
     return value
 
 
 def to_dict(record: Record) -> dict[str, Any]:
-    """Plain dict, `type` first; None values and empty lists/dicts are omitted."""
+    """Plain dict, `type` first; None values and empty lists/dicts are omitted.
+
+    This runs for every record a processor publishes, so the common scalar case is tested first
+    and field names come from a cache (the profile showed dataclasses.fields/is_dataclass on top).
+    """
     out: dict[str, Any] = {"type": record.type}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if value is None or (isinstance(value, (list, dict)) and not value):
+    for name in field_names(type(record)):
+        value = getattr(record, name)
+        if value is None:
             continue
-        out[f.name] = _plain(value)
+        kind = type(value)
+        if kind in (str, int, float, bool):
+            out[name] = value
+        elif kind is list or kind is dict:
+            if value:
+                out[name] = _plain(value)
+        else:
+            out[name] = _plain(value)
     return out
 
 
