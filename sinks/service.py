@@ -35,6 +35,7 @@ from schemas import topics
 from sinks import metrics
 from sinks.batching import Backoff, Batch, BatchPolicy
 from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, row_for_message
+from sinks.query_server import QueryServer
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter, WriteError
 from trackwire.settings import KafkaSettings
@@ -68,6 +69,7 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
         self._http: web.AppRunner | None = None
+        self._query: QueryServer | None = None
         self._stopping = asyncio.Event()
         self._started = asyncio.Event()  # start() has finished, one way or another
         self._write_lock = asyncio.Lock()
@@ -105,6 +107,7 @@ class Sink:
             await self._start_http()
             await ensure_topics(self.kafka, SINK_TOPICS)
             await self._prepare_clickhouse()
+            await self._start_query_server()
             if not self._stopping.is_set():
                 consumer = AIOKafkaConsumer(
                     bootstrap_servers=self.kafka.bootstrap_servers,
@@ -184,6 +187,9 @@ class Sink:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
+        if self._query is not None:
+            await self._query.stop()
+            self._query = None
         await self.writer.close()
         if self._http is not None:
             await self._http.cleanup()
@@ -340,6 +346,17 @@ class Sink:
             except Exception as exc:  # noqa: BLE001 - any failure here means: drop, the new owner re-reads
                 log.warning("could not write the batch before a rebalance: %s", exc)
         self._discard("partitions revoked")
+
+    async def _start_query_server(self) -> None:
+        """The embedded store belongs to this process: answer `trackwire query` for it (loopback, read-only)."""
+        if self.settings.target.kind != "chdb" or self.settings.query_port is None or self._stopping.is_set():
+            return
+        self._query = QueryServer(self.writer.query, port=self.settings.query_port)
+        try:
+            await self._query.start()
+        except OSError as exc:  # the port is taken: data still flows, only live queries are off
+            log.warning("query endpoint not started on 127.0.0.1:%d: %s", self.settings.query_port, exc)
+            self._query = None
 
     # -- HTTP: metrics and health -----------------------------------------------------------
     async def _start_http(self) -> None:

@@ -219,5 +219,10 @@ def process(bootstrap_servers, topic_prefix, app_id, web_port, log_level) -> Non
                 log_level=log_level)
 
 
+from trackwire.query_cmd import query  # noqa: E402  (a command of its own module)
+
+main.add_command(query)
+
+
 if __name__ == "__main__":
     main()
