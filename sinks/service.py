@@ -41,6 +41,7 @@ from schemas import topics
 from sinks import metrics
 from sinks.destination import ClickHouseDestination
 from sinks.settings import SinkSettings
+from sinks.query_server import QueryServer
 from sinks.writer import ClickHouseWriter, WriteError
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Sink(Lifecycle):
                               extra={"/health": self._readyz})
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Future | None = None
+        self._query: QueryServer | None = None
 
     @property
     def waiting(self) -> bool:
@@ -104,6 +106,7 @@ class Sink(Lifecycle):
             await self.http.start()
             await ensure_topics(self.kafka, SINK_TOPICS)
             await self._prepare_clickhouse()
+            await self._start_query_server()
             if self.stop_requested.is_set():
                 return
             consumer = AIOKafkaConsumer(
@@ -153,6 +156,17 @@ class Sink(Lifecycle):
                 except asyncio.TimeoutError:
                     pass
 
+    async def _start_query_server(self) -> None:
+        """The embedded store belongs to this process: answer `trackwire query` for it (loopback, read-only)."""
+        if self.settings.target.kind != "chdb" or self.settings.query_port is None or self.stop_requested.is_set():
+            return
+        self._query = QueryServer(self.writer.query, port=self.settings.query_port)
+        try:
+            await self._query.start()
+        except OSError as exc:  # the port is taken: data still flows, only live queries are off
+            log.warning("query endpoint not started on 127.0.0.1:%d: %s", self.settings.query_port, exc)
+            self._query = None
+
     async def on_stop(self) -> None:
         """Stop reading, write the last batch (within shutdown_timeout_s), commit, close."""
         self.stop_requested.set()  # the loop's signal to write its last batch and end
@@ -161,6 +175,9 @@ class Sink(Lifecycle):
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
+        if self._query is not None:
+            await self._query.stop()
+            self._query = None
         await self.writer.close()
         await self.http.stop()
         metrics.WAITING.set(0)

@@ -119,6 +119,9 @@ class SinkSettings(BaseSettings):
                                         "sharing a cluster never share a group)")
     http_host: str = "0.0.0.0"
     http_port: int | None = Field(9102, ge=0, le=65535, description="metrics and health; None disables")
+    query_port: int | None = Field(
+        9104, ge=0, le=65535, description="Loopback-only, read-only SQL endpoint on the embedded engine for "
+                                          "`trackwire query` while the sink owns the directory; None disables")
     shutdown_timeout_s: float = Field(15.0, gt=0, description="How long a stop may spend writing the last batch")
     fetch_max_records: int = Field(5_000, ge=1, description="Records taken from Kafka per poll at most")
     # A ClickHouse server's access, besides the URL (production: https with a Secret's password).

@@ -263,5 +263,12 @@ def process(bootstrap_servers, topic_prefix, app_id, web_port, log_level) -> Non
                 log_level=log_level)
 
 
+from trackwire.query_cmd import query  # noqa: E402  (commands of their own modules)
+from trackwire.status_cmd import status  # noqa: E402
+
+main.add_command(query)
+main.add_command(status)
+
+
 if __name__ == "__main__":
     main()
