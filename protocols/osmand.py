@@ -322,6 +322,8 @@ def read_request(frame: bytes) -> _Request:
             body += event.data
         elif isinstance(event, h11.EndOfMessage):
             break
+        else:  # ConnectionClosed (an empty frame reads as end of input) or PAUSED: no complete request
+            raise Refused("no complete HTTP request in the frame", 400, close=True)
     assert head is not None  # h11 gives EndOfMessage only after a Request
     if http.trailing_data[0]:
         raise Refused("bytes after the end of the HTTP request in one frame", 400, close=True)

@@ -433,3 +433,11 @@ def test_example_capture_decodes_with_the_cli():
         ("error", 3), ("reply", 3)]
     assert bytes.fromhex(out[1]["hex"]) == OK and out[3]["alarm"] == "sos"
     assert bytes.fromhex(out[7]["hex"]).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+def test_an_empty_frame_is_refused_not_looped_on():
+    # Found by the conformance fuzz run: h11 reads b"" as the end of input and answers
+    # ConnectionClosed for ever; the request reader must refuse it instead of spinning.
+    from protocols.base import guarded_decode
+    decoded = guarded_decode(CODEC, b"", CODEC.new_session(Transport.TCP), datetime.now(timezone.utc))
+    assert decoded.error and not decoded.bug and decoded.records == []
