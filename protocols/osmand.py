@@ -306,7 +306,9 @@ def read_request(frame: bytes) -> _Request:
     http.receive_data(frame)
     head: h11.Request | None = None
     body = bytearray()
-    while True:
+    # Every event but the last consumes input, so a frame of n bytes gives at most n + 2 events;
+    # the bound turns any h11 corner case that would repeat an event into a refusal, not a hang.
+    for _ in range(len(frame) + 3):
         try:
             event = http.next_event()
         except h11.RemoteProtocolError as exc:
@@ -324,6 +326,8 @@ def read_request(frame: bytes) -> _Request:
             break
         else:  # ConnectionClosed (an empty frame reads as end of input) or PAUSED: no complete request
             raise Refused("no complete HTTP request in the frame", 400, close=True)
+    else:
+        raise Refused("HTTP request does not end where its framing says", 400, close=True)
     assert head is not None  # h11 gives EndOfMessage only after a Request
     if http.trailing_data[0]:
         raise Refused("bytes after the end of the HTTP request in one frame", 400, close=True)
