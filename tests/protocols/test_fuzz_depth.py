@@ -22,12 +22,12 @@ import fuzz_codecs  # noqa: E402
 
 def test_short_fuzz_run_finds_no_codec_bug_in_any_registered_codec(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "fuzz_codecs.py"), "--runs", "3000", "--artifacts", str(tmp_path)],
+        [sys.executable, str(REPO / "benchmarks" / "fuzz_codecs.py"), "--runs", "800", "--artifacts", str(tmp_path)],
         capture_output=True, text=True, timeout=900, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:] if line.split()}
     for codec in CODECS:
-        assert rows[codec.name][2] == "3,000", done.stdout  # every input ran
+        assert rows[codec.name][2] == "800", done.stdout  # every input ran
         assert rows[codec.name][-1] == "0"
     assert "result: no codec bugs" in done.stdout
 
