@@ -156,8 +156,7 @@ class Pipeline:
         outcome = []
         for stage, child in self.children.items():
             try:
-                code = child.wait(max(0.1, deadline - time.monotonic()))
-                outcome.append(f"{stage} exit {code}")
+                outcome.append(f"{stage} {_ended(child.wait(max(0.1, deadline - time.monotonic())))}")
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
@@ -166,6 +165,16 @@ class Pipeline:
             log_file.close()
         if outcome:
             self.screen.line(f"stopped: {', '.join(outcome)}")
+
+
+def _ended(code: int) -> str:
+    """An exit status as words: a stage that re-raises the stop signal after draining ends "by" it."""
+    if code < 0:
+        try:
+            return f"ended by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"ended by signal {-code}"
+    return f"exit {code}"
 
 
 def _log_to(path: Path) -> None:
@@ -214,6 +223,7 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
 
+    started = time.monotonic()
     screen.line(f"trackwire run: starting (stage logs in {log_dir}/)")
     try:
         actions = asyncio.run(ensure_topics(kafka))
@@ -247,14 +257,14 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
                                      f"every {simulate_interval_s:g} s")
         shared = [f"{name}={os.environ[name]}" for name in SHARED_VARIABLES if os.environ.get(name)]
         for text in first_screen(Endpoints(listener.host, listener.port, stage_urls, sink.query_port, str(log_dir),
-                                           notify_config), os.getpid()):
+                                           notify_config), os.getpid(), time.monotonic() - started):
             screen.line(text)
         if shared:
             screen.line(f"  (query and status need this run's settings: {' '.join(shared)})")
             screen.line()
         log.info("pipeline running (%s); devices on port %d", ", ".join(pipeline.children), listener.port)
-        poller = StatusPoller(stage_urls, kafka.bootstrap_servers, consumer_groups(kafka.topic_prefix),
-                              aiokafka_options(kafka), status_interval_s)
+        groups = {stage: group for stage, group in consumer_groups(kafka.topic_prefix).items() if stage in stage_urls}
+        poller = StatusPoller(stage_urls, kafka.bootstrap_servers, groups, aiokafka_options(kafka), status_interval_s)
         poller.start()
         previous: tuple[float, dict] | None = None
         try:

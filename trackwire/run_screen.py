@@ -41,6 +41,7 @@ def host_addresses(bind_host: str) -> list[str]:
         if address.startswith(("127.", "::1", "fe80:")) or address in found:
             continue
         found.append(address)
+    found.sort(key=lambda address: ":" in address)  # IPv4 first: what most devices are set up with
     return found or ["127.0.0.1"]
 
 
@@ -63,22 +64,24 @@ class Endpoints:
     notify_config: str | None = None
 
 
-def first_screen(endpoints: Endpoints, pid: int, env_hint: str = "") -> list[str]:
+def first_screen(endpoints: Endpoints, pid: int, start_s: float) -> list[str]:
     addresses = ", ".join(host_addresses(endpoints.device_host))
     health = [f"{stage} {url}" for stage, url in endpoints.stages.items()]
     lines = [
         "",
-        "trackwire is running.",
+        f"trackwire is running (started in {start_s:.0f} s).",
         "",
         f"  Devices    point them at port {endpoints.device_port}, TCP or UDP, on {addresses}",
         f"  Protocols  detected by themselves on that port: {protocols_line()}",
         f"  Metrics    /metrics, /healthz, /readyz on: {'; '.join(health)}",
     ]
     if endpoints.notify_config:
-        lines.append(f"  Notifier   SOS and fall alerts to the webhooks of {endpoints.notify_config}")
+        lines.append(f"  Notifier   SOS and fall alerts go to the webhooks in {endpoints.notify_config}")
     lines += [
-        f"  Query      {env_hint}trackwire query \"SELECT device_id, count() FROM trackwire.positions GROUP BY device_id\"",
-        f"             {env_hint}trackwire status [--json]     (figures of every stage, as below)",
+        f"  Query      trackwire query \"SELECT device_id, count() FROM trackwire.positions GROUP BY device_id\"",
+        *([f"             (read-only; the sink answers it on 127.0.0.1:{endpoints.query_port} only)"]
+          if endpoints.query_port else []),
+        f"             trackwire status [--json]     (figures of every stage, as below)",
         f"  Logs       {endpoints.log_dir}/<stage>.log (JSON lines; a stage that stops shows its last lines here)",
         f"  Stop       Ctrl-C (or kill -INT {pid}); every stage finishes its work in flight first",
         "",
