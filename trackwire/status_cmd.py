@@ -264,6 +264,8 @@ def status(as_json: bool, stages: tuple[str, ...], bootstrap_servers: str | None
                      security=aiokafka_options(kafka))
     # an optional stage nobody named and nobody runs is not part of this deployment
     result.instances = [i for i in result.instances if i.up or i.stage not in OPTIONAL or i.stage in named]
+    present = {i.stage for i in result.instances}
+    result.lag = {stage: lag for stage, lag in result.lag.items() if stage in present}
     required = set(LOCAL_PORTS) - OPTIONAL | {i.stage for i in result.instances}
     summary = result.summary()
     if as_json:
