@@ -180,11 +180,11 @@ def test_a_stage_that_dies_stops_the_run_and_shows_its_last_log_lines(kafka_boot
     env = {**_env(kafka_bootstrap, kafka_prefix, tmp_path), "TRACKWIRE_PROCESSOR_TICK_INTERVAL_S": "-1"}
     result = subprocess.run([sys.executable, "-m", "trackwire.cli", "run"], env=env, capture_output=True, text=True,
                             timeout=RUN_TIMEOUT_S)
-    assert result.returncode != 0
-    assert "processor stopped on its own" in result.stdout
+    assert result.returncode != 0, result.stdout
+    assert "processor stopped on its own" in result.stdout, result.stdout
     shown = [line for line in result.stdout.splitlines() if line.startswith("  | ")]
     assert shown and any("tick_interval_s" in line.lower() or "TICK_INTERVAL" in line for line in shown), result.stdout
-    assert _processes_with(env["TRACKWIRE_RUN_LOG_DIR"]) == []
+    assert _processes_with(env["TRACKWIRE_RUN_LOG_DIR"]) == [], result.stdout
 
 
 def test_status_line_is_rewritten_in_place_on_a_terminal_and_plain_into_a_pipe():

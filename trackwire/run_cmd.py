@@ -236,6 +236,8 @@ def run_pipeline(*, simulate_devices: int, simulate_interval_s: float, port: int
     outcomes = [a.outcome for a in actions]
     screen.step("topics", f"{len(actions)} topics '{kafka.topic_prefix}*': {outcomes.count('created')} created, "
                           f"{outcomes.count('updated')} updated, {outcomes.count('unchanged')} up to date")
+    if pipeline.stopping:  # Ctrl-C while the topics were being set up: nothing started yet
+        return 0
 
     pipeline.spawn(["listen", "--port", str(listener.port)])
     pipeline.spawn(["process"])
