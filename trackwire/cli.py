@@ -204,20 +204,6 @@ def simulate(host, port, devices, protocols, interval_s, duration_s, sos_probabi
 
 
 @main.command()
-@click.option("--port", type=int, default=8888, show_default=True, help="Device port (TCP and UDP).")
-@click.option("--simulate", "simulate_devices", type=int, default=0, show_default=True,
-              help="Also run this many simulated devices against the listener.")
-@click.option("--simulate-interval", type=float, default=10.0, show_default=True)
-def run(port, simulate_devices, simulate_interval) -> None:
-    """Run the whole pipeline locally: listener, processor worker and sink (and a simulator)."""
-    from common.logging import configure
-    from trackwire.run_cmd import run_pipeline
-
-    configure("run")
-    raise SystemExit(run_pipeline(simulate_devices=simulate_devices, simulate_interval_s=simulate_interval, port=port))
-
-
-@main.command()
 @click.option("--config", "config_path", default=None, metavar="FILE",
               help="Webhooks TOML file (default: env TRACKWIRE_NOTIFY_CONFIG); see examples/notify.toml.")
 @click.option("--test", "test_webhook", default=None, metavar="NAME",
@@ -264,9 +250,11 @@ def process(bootstrap_servers, topic_prefix, app_id, web_port, log_level) -> Non
 
 
 from trackwire.query_cmd import query  # noqa: E402  (commands of their own modules)
+from trackwire.run_cmd import run  # noqa: E402
 from trackwire.status_cmd import status  # noqa: E402
 
 main.add_command(query)
+main.add_command(run)
 main.add_command(status)
 
 

@@ -1,7 +1,9 @@
 """`trackwire status`: one deployment's figures from its stages' metrics endpoints and Kafka's
 consumer-group lag, per stage and instance; non-zero exit when a stage is down or not ready.
 
-Endpoints default to the local ports (listener 9100, processor 9101, sink 9102, notifier 9103);
+Endpoints default to the local ports (listener 9100, processor 9101, sink 9102, notifier 9103, or
+the stages' own variables: TRACKWIRE_LISTENER_HTTP_PORT, TRACKWIRE_PROCESSOR_HTTP_PORT,
+TRACKWIRE_SINK_HTTP_PORT, TRACKWIRE_NOTIFY_HTTP_PORT, so the same environment finds them);
 `--stage sink=http://10.0.0.5:9102` (repeatable, several instances per stage) or
 TRACKWIRE_STATUS_ENDPOINTS="listener=http://a:9100,listener=http://b:9100,sink=…" point it at a
 remote deployment. A stage with no endpoint given is looked for locally; the notifier is optional
@@ -24,7 +26,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 LOCAL_PORTS = {"listener": 9100, "processor": 9101, "sink": 9102, "notifier": 9103}
 OPTIONAL = {"notifier"}
+PORT_VARIABLES = {"listener": "TRACKWIRE_LISTENER_HTTP_PORT", "processor": "TRACKWIRE_PROCESSOR_HTTP_PORT",
+                  "sink": "TRACKWIRE_SINK_HTTP_PORT", "notifier": "TRACKWIRE_NOTIFY_HTTP_PORT"}
 READY_PATHS = ("/readyz", "/health")  # the sink's older name for readiness is /health
+
+
+def local_endpoints(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Each stage's endpoint on this machine, on the port its own settings variable gives it."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for stage, default in LOCAL_PORTS.items():
+        port = (environ.get(PORT_VARIABLES[stage]) or "").strip() or str(default)
+        out[stage] = f"http://127.0.0.1:{port}"
+    return out
 
 
 @dataclass(slots=True)
@@ -35,6 +49,11 @@ class Instance:
     ready: bool = False
     error: str | None = None
     samples: dict[str, float] = field(default_factory=dict)  # "name{label=value,...}" -> value
+
+    @property
+    def no_endpoint(self) -> bool:
+        """Nothing listens there: the stage is not running, or runs without its metrics endpoint."""
+        return not self.up and bool(self.error) and "refused" in self.error.lower()
 
     def total(self, name: str, **labels: str) -> float:
         out = 0.0
@@ -119,20 +138,28 @@ class Status:
     def figure(self, stage: str, name: str, **labels: str) -> float:
         return sum(i.total(name, **labels) for i in self.by_stage(stage) if i.up)
 
+    def known(self, stage: str, name: str) -> int | None:
+        """A stage's figure, or None when no instance of the stage answered (unknown, not zero)."""
+        if not any(i.up for i in self.by_stage(stage)):
+            return None
+        return int(self.figure(stage, name))
+
     def summary(self) -> dict:
+        dead_letters = [self.known(stage, f"trackwire_{stage}_dead_letters_total")
+                        for stage in ("listener", "processor", "sink")]
         return {
-            "devices_connected": int(self.figure("listener", "trackwire_listener_connections")),
-            "frames_received": int(self.figure("listener", "trackwire_listener_frames_in_total")),
-            "frames_acknowledged": int(self.figure("listener", "trackwire_listener_frames_acked_total")),
-            "records_out": int(self.figure("processor", "trackwire_processor_records_total")),
-            "records_stored": int(self.figure("sink", "trackwire_sink_rows_written_total")),
-            "open_sos": int(self.figure("processor", "trackwire_processor_open_sos")),
-            "dead_letters": int(self.figure("listener", "trackwire_listener_dead_letters_total")
-                                + self.figure("processor", "trackwire_processor_dead_letters_total")
-                                + self.figure("sink", "trackwire_sink_dead_letters_total")),
-            "notifications_delivered": int(self.figure("notifier", "trackwire_notify_delivered_total")),
+            "devices_connected": self.known("listener", "trackwire_listener_connections"),
+            "frames_received": self.known("listener", "trackwire_listener_frames_in_total"),
+            "frames_acknowledged": self.known("listener", "trackwire_listener_frames_acked_total"),
+            "records_out": self.known("processor", "trackwire_processor_records_total"),
+            "records_stored": self.known("sink", "trackwire_sink_rows_written_total"),
+            "open_sos": self.known("processor", "trackwire_processor_open_sos"),
+            "dead_letters": None if all(d is None for d in dead_letters) else sum(d or 0 for d in dead_letters),
+            "notifications_delivered": self.known("notifier", "trackwire_notify_delivered_total"),
             "lag": self.lag,
-            "stages": {stage: [{"url": i.url, "up": i.up, "ready": i.ready, **({"error": i.error} if i.error else {})}
+            "stages": {stage: [{"url": i.url, "up": i.up, "ready": i.ready,
+                                **({"no_endpoint": True} if i.no_endpoint else {}),
+                                **({"error": i.error} if i.error else {})}
                                for i in self.by_stage(stage)] for stage in dict.fromkeys(i.stage for i in self.instances)},
         }
 
@@ -155,6 +182,11 @@ def endpoints_from(pairs: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
+def consumer_groups(topic_prefix: str) -> dict[str, str]:
+    """The consumer group of each consuming stage (their defaults: the topic prefix + a name)."""
+    return {"processor": f"{topic_prefix}processor", "sink": f"{topic_prefix}sink", "notifier": f"{topic_prefix}notify"}
+
+
 def collect(endpoints: list[tuple[str, str]], bootstrap: str, groups: dict[str, str], timeout_s: float = 3.0,
             security: dict | None = None) -> Status:
     instances = [probe(Instance(stage, url), timeout_s) for stage, url in endpoints]
@@ -165,19 +197,49 @@ def collect(endpoints: list[tuple[str, str]], bootstrap: str, groups: dict[str, 
     return Status(instances, {stage: raw_lag.get(group) for stage, group in groups.items()})
 
 
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def rates_between(before: dict, after: dict, seconds: float) -> dict[str, float]:
+    """Per-second rates of the counters between two summaries (only those known in both)."""
+    out = {}
+    for rate, key in (("frames", "frames_received"), ("records", "records_out"), ("rows", "records_stored")):
+        if seconds > 0 and before.get(key) is not None and after.get(key) is not None:
+            out[rate] = max(0, after[key] - before[key]) / seconds
+    return out
+
+
 def format_line(summary: dict, rates: dict[str, float] | None = None) -> str:
+    """One status line; "-" marks a figure whose stage did not answer."""
     rates = rates or {}
-    lag = " ".join(f"{stage} {value if value is not None else '-'}" for stage, value in summary["lag"].items())
+
+    def counter(label: str, key: str, rate: str) -> str:
+        return f"{label} {_count(summary[key])}" + (f" ({rates[rate]:,.0f}/s)" if rate in rates else "")
+
+    lag = " ".join(f"{stage} {_count(value)}" for stage, value in summary["lag"].items())
     parts = [
-        f"devices {summary['devices_connected']:,}",
-        f"frames in {summary['frames_received']:,}" + (f" ({rates['frames']:,.0f}/s)" if "frames" in rates else ""),
-        f"records out {summary['records_out']:,}" + (f" ({rates['records']:,.0f}/s)" if "records" in rates else ""),
-        f"rows stored {summary['records_stored']:,}",
-        f"open SOS {summary['open_sos']}",
-        f"dead letters {summary['dead_letters']:,}",
+        f"devices {_count(summary['devices_connected'])}",
+        counter("frames in", "frames_received", "frames"),
+        counter("records out", "records_out", "records"),
+        counter("rows stored", "records_stored", "rows"),
+        f"open SOS {_count(summary['open_sos'])}",
+        f"dead letters {_count(summary['dead_letters'])}",
         f"lag {lag}",
     ]
+    if summary.get("notifications_delivered") is not None:
+        parts.append(f"notified {summary['notifications_delivered']:,}")
     return " | ".join(parts)
+
+
+def describe(instance: dict) -> str:
+    if instance["ready"]:
+        return "ready"
+    if instance["up"]:
+        return "up, NOT READY"
+    if instance.get("no_endpoint"):
+        return "no endpoint (nothing answers there: not running, or no metrics endpoint)"
+    return f"DOWN ({instance.get('error', '')})"
 
 
 @click.command("status")
@@ -195,14 +257,15 @@ def status(as_json: bool, stages: tuple[str, ...], bootstrap_servers: str | None
     given = list(stages) or [p for p in os.environ.get("TRACKWIRE_STATUS_ENDPOINTS", "").split(",") if p.strip()]
     endpoints = endpoints_from(given)
     named = {stage for stage, _ in endpoints}
-    for stage, port in LOCAL_PORTS.items():
+    for stage, url in local_endpoints().items():
         if stage not in named:
-            endpoints.append((stage, f"http://127.0.0.1:{port}"))
-    groups = {"processor": f"{kafka.topic_prefix}processor", "sink": f"{kafka.topic_prefix}sink",
-              "notifier": f"{kafka.topic_prefix}notify"}
-    result = collect(endpoints, kafka.bootstrap_servers, groups, security=aiokafka_options(kafka))
+            endpoints.append((stage, url))
+    result = collect(endpoints, kafka.bootstrap_servers, consumer_groups(kafka.topic_prefix),
+                     security=aiokafka_options(kafka))
     # an optional stage nobody named and nobody runs is not part of this deployment
     result.instances = [i for i in result.instances if i.up or i.stage not in OPTIONAL or i.stage in named]
+    present = {i.stage for i in result.instances}
+    result.lag = {stage: lag for stage, lag in result.lag.items() if stage in present}
     required = set(LOCAL_PORTS) - OPTIONAL | {i.stage for i in result.instances}
     summary = result.summary()
     if as_json:
@@ -211,6 +274,6 @@ def status(as_json: bool, stages: tuple[str, ...], bootstrap_servers: str | None
         click.echo(format_line(summary))
         for stage, instances in summary["stages"].items():
             for inst in instances:
-                state = "ready" if inst["ready"] else ("up, NOT READY" if inst["up"] else f"DOWN ({inst.get('error', '')})")
+                state = describe(inst)
                 click.echo(f"  {stage:<9} {inst['url']:<28} {state}")
     sys.exit(0 if result.healthy(required) else 1)

@@ -55,7 +55,7 @@ def test_trackwire_run_starts_the_notifier_when_configured(monkeypatch):
 
     started: list[list[str]] = []
     monkeypatch.setattr(topics_cmd, "run_topics", lambda: None)
-    monkeypatch.setattr(run_cmd, "_spawn", lambda args: started.append(args) or _Exited())
+    monkeypatch.setattr(run_cmd, "_spawn", lambda args, *_log: started.append(args) or _Exited())
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # the test process keeps its handlers
     monkeypatch.delenv("TRACKWIRE_NOTIFY_CONFIG", raising=False)
     run_cmd.run_pipeline(simulate_devices=0, simulate_interval_s=1, port=8888)
