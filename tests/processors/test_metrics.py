@@ -11,6 +11,9 @@ import urllib.request
 
 import pytest
 
+from common.kafka import ensure_topics
+from common.settings import KafkaSettings
+from processors.cli_cmd import STAGE_TOPICS
 from schemas.topics import topic_names
 from trackwire.status_cmd import Instance, Status, probe
 
@@ -91,6 +94,8 @@ async def test_lag_counts_the_backlog_a_worker_has_not_processed_yet(kafka_boots
     """A backlog written before the worker starts, processed slowly (one frame per batch): the lag
     gauge is seen above zero, then falls to zero."""
     topics = topic_names(kafka_prefix)
+    await ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=kafka_prefix, topic_partitions=3),
+                        STAGE_TOPICS)
     clock = Clock()
     backlog = [env(clock, WATCH.UD_LTE, "2104326058", "watch", f"b-{n}") for n in range(300)]
     await publish(kafka_bootstrap, topics.raw_frames, backlog)
