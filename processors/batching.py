@@ -1,5 +1,5 @@
 """The device-state store as the pipeline sees it during a batch: writes kept in memory and written
-to the Faust table once per device when the batch is done.
+to the Faust table once per device when the batch is done (processors.app).
 
 A table write is a changelog message; a device sending ten frames in one batch needs one, not ten.
 Reads see the batch's own writes first, so the pipeline behaves exactly as over the table itself.
@@ -11,7 +11,7 @@ from collections.abc import Iterator, MutableMapping
 
 
 class WriteBehind(MutableMapping[bytes, bytes]):
-    """A mapping over `store` whose writes wait in memory until `flush()`."""
+    """A mapping over `store` whose writes wait in memory until `take()`."""
 
     def __init__(self, store: MutableMapping[bytes, bytes]) -> None:
         self.store = store
@@ -48,9 +48,8 @@ class WriteBehind(MutableMapping[bytes, bytes]):
     def pending(self) -> int:
         return len(self._pending)
 
-    def flush(self) -> int:
-        """Write every pending value to the store (one write per key); how many were written."""
+    def take(self) -> dict[bytes, bytes]:
+        """The pending writes (one value per key, the latest), handed over to be written; the
+        caller writes them to `store` (reads fall through to it from now on)."""
         pending, self._pending = self._pending, {}
-        for key, value in pending.items():
-            self.store[key] = value
-        return len(pending)
+        return pending
