@@ -10,7 +10,11 @@ topics of a fresh prefix (`bench-<random>.`), deleted at the end.
    (tests/protocols/frames_*.py, with per-device ids) from `--devices` devices is written first;
    then `--workers` workers (`python -m processors`, each its own process) start, and the rate is
    read off the consumer group's committed offsets on the raw-frames topic, from the first commit
-   to the last frame: frames/s in total and per worker.
+   to the last frame: frames/s in total and per worker. Before the workers start, the same backlog
+   is read by two baselines of the same run: a raw aiokafka consumer that copies each message to a
+   topic and commits after the flush (the Kafka work a worker cannot avoid), and the pure pipeline
+   (processors.pipeline over a dict, no Kafka: the decoding and rules a worker cannot avoid). The
+   ratios of the per-worker rate to both are printed.
 2. Latency under load: background frames at `--load` x the measured total rate, plus `--sos-rate`
    SOS frames per second, each from a device that has no open SOS episode (so each must give an SOS
    alert), for `--duration` seconds. Latency = the SOS alert's timestamp on the SOS topic minus its
@@ -35,9 +39,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from processors.cli_cmd import STAGE_TOPICS  # noqa: E402
+from processors.pipeline import FrameProcessor  # noqa: E402
+from processors.settings import ProcessorSettings  # noqa: E402
 from schemas.topics import TopicNames, topic_names  # noqa: E402
 from schemas.envelopes import RawFrame  # noqa: E402
 from schemas.records import from_msgpack  # noqa: E402
@@ -153,6 +159,48 @@ async def wait_assigned(workers: list[Worker], partitions: int, timeout_s: float
     raise SystemExit(f"workers did not share the partitions within {timeout_s} s: {[last_partitions(w) for w in workers]}")
 
 
+# -- baselines -------------------------------------------------------------------------------
+
+async def raw_aiokafka_rate(bootstrap: str, topic: str, copy_topic: str, total: int) -> float:
+    """Messages/s of consume -> produce a copy (acks=all) -> commit after the flush, over the backlog."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(copy_topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"{copy_topic}.group",
+                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        n, started = 0, None
+        while n < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            if batch and started is None:
+                started = time.monotonic()
+            for messages in batch.values():
+                for m in messages:
+                    await producer.send(copy_topic, m.value, key=m.key)
+                n += len(messages)
+            await producer.flush()
+            await consumer.commit()
+        return n / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def pure_pipeline_rate(topics: TopicNames, messages: list[tuple[bytes, bytes]]) -> float:
+    """Frames/s of FrameProcessor.process alone (state in a dict, outputs built, nothing sent)."""
+    pipeline = FrameProcessor(topics, ProcessorSettings(), {})
+    started = time.perf_counter()
+    for key, value in messages:
+        pipeline.process(key, value)
+    return len(messages) / (time.perf_counter() - started)
+
+
 # -- measurements ----------------------------------------------------------------------------
 
 async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
@@ -160,13 +208,16 @@ async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-async def produce_backlog(bootstrap: str, topic: str, background: Background, count: int) -> None:
+async def produce_backlog(bootstrap: str, topic: str, background: Background, count: int) -> list[tuple[bytes, bytes]]:
+    """Write `count` frames; return them (key, value) for the pure-pipeline baseline."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
+    written = []
     try:
         pending = []
         for _ in range(count):
             key, value = background.next()
+            written.append((key, value))
             pending.append(await producer.send(topic, value, key=key))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
@@ -174,6 +225,7 @@ async def produce_backlog(bootstrap: str, topic: str, background: Background, co
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+    return written
 
 
 async def throughput(bootstrap: str, group: str, topic: str, total: int, timeout_s: float,
@@ -291,8 +343,12 @@ async def main() -> None:
         print(f"broker {bootstrap}, prefix {prefix}, {args.partitions} partitions, {os.cpu_count()} CPUs; "
               f"worker logs in {logdir}")
         t0 = time.monotonic()
-        await produce_backlog(bootstrap, topics.raw_frames, background, args.frames)
+        written = await produce_backlog(bootstrap, topics.raw_frames, background, args.frames)
         print(f"backlog: {args.frames} frames from {args.devices} devices written in {time.monotonic() - t0:.1f} s")
+        raw_rate = await raw_aiokafka_rate(bootstrap, topics.raw_frames, prefix + "baseline-copy", args.frames)
+        print(f"baseline, raw aiokafka consume -> produce (acks=all) -> commit: {raw_rate:,.0f} msgs/s")
+        pure_rate = pure_pipeline_rate(topics, written)
+        print(f"baseline, pure pipeline (no Kafka, state in a dict): {pure_rate:,.0f} frames/s")
 
         workers = [Worker(bootstrap, prefix, logdir / f"worker{i}.log", partitions=args.partitions,
                           commit_interval_s=1.0, tick_interval_s=1.0).start()  # the defaults
@@ -303,6 +359,8 @@ async def main() -> None:
         frames = rate * elapsed
         print(f"throughput: {frames:,.0f} frames in {elapsed:.1f} s from the first commit to the last = "
               f"{rate:,.0f} frames/s with {args.workers} worker(s) = {rate / args.workers:,.0f} frames/s per worker")
+        print(f"  ratio per worker to the raw aiokafka baseline: {rate / args.workers / raw_rate:.2f}; "
+              f"to the pure pipeline: {rate / args.workers / pure_rate:.2f}")
         print(f"  workers' CPU meanwhile: {cpu:.1f} s = {cpu * 1000 / frames:.2f} ms per frame "
               f"(~{frames / cpu:,.0f} frames per CPU-second); broker: {broker_cpu / elapsed:.0%} of a core")
 

@@ -1,9 +1,13 @@
 """The Faust wiring: one agent over the raw-frames topic, one timer, one table. The logic lives in
 processors.pipeline / processors.rules; this module only moves bytes between them and Kafka.
 
-- Agent `decode`: each raw-frame message -> `FrameProcessor.process` -> sends its outputs (keyed by
-  device id) and sets the device's next deadline. Faust commits the offset only after the producer
-  flushed what the frame produced, so delivery is at-least-once; every record carries
+- Agent `decode`: raw-frame messages in batches (`stream.take_events`: up to `batch_max`, or what
+  came within `batch_wait_s`), each through `FrameProcessor.process`; the batch's outputs are sent
+  (keyed by device id) without waiting for each acknowledgement, then each device's state is
+  written to the table once (processors.batching.WriteBehind, `_write_states`), then the batch
+  is acknowledged.
+  Faust commits the acknowledged offsets only after the producer flushed everything sent before,
+  outputs and changelog alike, so delivery is at-least-once; every record carries
   (frame_id, frame_index) for downstream de-duplication.
 - Table `devices`: device id -> DeviceState msgpack, backed by a changelog topic
   (`<app id>-devices-changelog`), partitioned like the raw-frames topic (`use_partitioner`: the
@@ -14,6 +18,8 @@ processors.pipeline / processors.rules; this module only moves bytes between the
   `offline` or close SOS episodes. Only devices of partitions this worker actively owns are handled,
   and a partition with a backlog is judged at the time of its latest processed frame
   (deadlines.StreamClock), so catching up after an outage raises no false `offline`.
+- HTTP (`http_port`, default 9101): /healthz, /readyz and /metrics (processors.metrics) from
+  common.service.HealthApp, started as a Faust service inside the worker's event loop.
 """
 
 from __future__ import annotations
@@ -21,15 +27,21 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import faust
+import mode
+from faust.types import TP
 from aiokafka.partitioner import murmur2
 
 from common.kafka_security import faust_credentials
+from common.service import HealthApp
 from common.settings import KafkaSettings
+from processors import metrics
+from processors.batching import WriteBehind
 from processors.deadlines import DeadlineIndex, StreamClock
-from processors.pipeline import FrameProcessor, Output, Result
+from processors.pipeline import FrameProcessor, Output, Result, has_open_sos
 from processors.settings import ProcessorSettings
 from schemas.topics import topic_names
 
@@ -104,36 +116,99 @@ class ProcessorApp:
             use_partitioner=True,
             help="device id -> DeviceState (processors/state.py), msgpack",
         )
-        self.pipeline = FrameProcessor(self.topics, settings, self.table)
+        self.states = WriteBehind(self.table)  # written at the end of each batch and timer tick
+        self.changelog = self.table.changelog_topic.get_topic_name()
+        self.pipeline = FrameProcessor(self.topics, settings, self.states)
         self.index = DeadlineIndex()
         self.clock = StreamClock()
         # (consumer generation, raw-topic partitions) the index was built for
         self._indexed: tuple[int, frozenset[int]] | None = None
+        # For the gauges: this worker's devices, those with an open SOS/fall episode, and the next
+        # raw-frames offset to process per partition (rebuilt with the index after a rebalance).
+        self._devices: set[str] = set()
+        self._open_sos: set[str] = set()
+        self._next_offset: dict[int, int] = {}
+        self._lag = 0
+        self._agent_running = False
         self.raw_topic = self.app.topic(self.topics.raw_frames, key_type=bytes, value_type=bytes,
                                         key_serializer="raw", value_serializer="raw")
-        self.app.agent(self.raw_topic, name="decode")(self._decode_agent)
+        self.agent = self.app.agent(self.raw_topic, name="decode")(self._decode_agent)
         self.app.timer(settings.tick_interval_s, name="deadlines")(self._deadlines_timer)
+        self.http = HealthApp(settings.http_host, settings.http_port, health=self._health_probe,
+                              ready=self._ready_probe)
+        self.app.service(_http_service(self.http))
+        metrics.DEVICES.set_function(lambda: len(self._devices))
+        metrics.OPEN_SOS.set_function(lambda: len(self._open_sos))
+        metrics.LAG.set_function(lambda: self._lag)
 
     async def _send(self, outputs: list[Output]) -> None:
         # Straight to the app's producer (already bytes): Faust's commit flushes this producer
         # before it commits the offsets, as for channel sends, without a channel's per-message work.
+        # Awaiting `send` only waits while the producer's batches are full (backpressure); the
+        # acknowledgements are not awaited one by one.
         producer = self.app.producer
         for out in outputs:
             await producer.send(out.topic, out.key, out.value, None, None, None)
 
+    async def _write_states(self) -> None:
+        """The pending device states into the table: the store, and one changelog message each.
+
+        Sent like the outputs, straight to the producer, not through `table[key] = value`: that
+        queues each changelog message in Faust's ProducerBuffer, drained one message per loop turn,
+        and the commit's flush waits until that buffer is empty, which it never is while a backlog
+        is being processed (commits took 45 s). Sent this way they are in aiokafka's batches, which
+        the commit's flush waits for before committing the offsets. The partition is the one the
+        table's partitioner would give (`use_partitioner`: the key's, as on the raw-frames topic).
+        With a RocksDB store no changelog offset is persisted locally: recovery replays the
+        changelog from its start (correct, only slower to start)."""
+        pending = self.states.take()
+        if not pending:
+            return
+        store = self.table.data
+        producer = self.app.producer
+        for key, value in pending.items():
+            store[key] = value
+            await producer.send(self.changelog, key, value, partition_for(key, self.partitions), None, None)
+
     def _track(self, result: Result) -> None:
-        if result.stateful and result.device_id is not None:
-            self.index.set(result.device_id, result.deadline_ms)
+        device_id = result.device_id
+        if result.stateful and device_id is not None:
+            self.index.set(device_id, result.deadline_ms)
+            self._devices.add(device_id)
+            if result.open_sos:
+                self._open_sos.add(device_id)
+            else:
+                self._open_sos.discard(device_id)
 
     async def _decode_agent(self, stream) -> None:
+        self._agent_running = True
+        try:
+            async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_wait_s):
+                await self._process_batch(events)
+        finally:
+            self._agent_running = False
+
+    async def _process_batch(self, events: list) -> None:
+        """Process, send, write state; the batch is acknowledged when this returns."""
         consumer = self.app.consumer
-        async for event in stream.events():
+        outputs: list[Output] = []
+        protocols: Counter[str] = Counter()
+        for event in events:
             message = event.message
             result = self.pipeline.process(event.key, event.value)
             self._track(result)
-            await self._send(result.outputs)
+            protocols[result.protocol or "unknown"] += 1
+            metrics.count_outputs(result)
+            outputs += result.outputs
             frame_ms = result.received_ms if isinstance(result.received_ms, int) else int(message.timestamp * 1000)
             self.clock.observe(message.partition, message.offset, _highwater(consumer, message.tp), frame_ms)
+            self._next_offset[message.partition] = message.offset + 1
+        # Outputs before state: a crash between the two re-processes the frames from the old state.
+        await self._send(outputs)
+        await self._write_states()
+        for protocol, n in protocols.items():
+            metrics.FRAMES.labels(protocol).inc(n)
+        metrics.BATCHES.inc()
 
     def _active_partitions(self) -> frozenset[int]:
         raw = self.topics.raw_frames
@@ -143,13 +218,51 @@ class ProcessorApp:
         app = self.app
         return not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
 
+    # -- HTTP probes -----------------------------------------------------------------------
+
+    def _health_probe(self) -> tuple[bool, dict]:
+        ok = not self.app.crashed and not self.agent.crashed
+        return ok, {"status": "ok" if ok else "crashed", "app_id": self.app_id}
+
+    def _ready_probe(self) -> tuple[bool, dict]:
+        app = self.app
+        ready = self._ready() and self._agent_running
+        body = {"ready": ready, "rebalancing": bool(app.rebalancing), "recovering": bool(app.in_recovery),
+                "agent_running": self._agent_running, "lag": self._lag}
+        if self._indexed is not None:
+            body["partitions"] = sorted(self._indexed[1])
+        return ready, body
+
+    def _update_lag(self, actives: frozenset[int]) -> None:
+        """Messages behind the raw-frames end on the active partitions (a partition not yet read
+        from counts from where this worker is to start, once the consumer knows its end)."""
+        consumer = self.app.consumer
+        lag = 0
+        for partition in actives:
+            tp = TP(self.topics.raw_frames, partition)
+            end = _highwater(consumer, tp)
+            position = self._next_offset.get(partition)
+            if end is not None and position is not None:
+                lag += max(0, end - position)
+            elif end is not None:
+                lag += end  # nothing processed here yet by this worker: at most the whole partition
+        self._lag = lag
+
     def _rebuild_index(self, generation: int, actives: frozenset[int]) -> None:
         entries = []
+        devices, open_sos = set(), set()
         for key in list(self.table.keys()):
             if partition_for(key, self.partitions) in actives:
                 device_id = key.decode()
                 entries.append((device_id, self.pipeline.deadline(device_id)))
+                devices.add(device_id)
+                state = self.pipeline.load(device_id)
+                if state is not None and has_open_sos(state):
+                    open_sos.add(device_id)
         self.index.rebuild(entries)
+        self._devices, self._open_sos = devices, open_sos
+        for partition in set(self._next_offset) - actives:
+            del self._next_offset[partition]
         self._indexed = (generation, actives)
         log.info("trackwire-processor: active partitions %s, %d devices, %d with a deadline "
                  "(app %s, %s of %d partitions)", sorted(actives), len(entries), len(self.index), self.app_id,
@@ -164,6 +277,7 @@ class ProcessorApp:
             # A rebalance: the table now holds what the changelog says for these partitions.
             self.clock.forget(set(self._indexed[1] if self._indexed else ()) - actives)
             self._rebuild_index(generation, actives)
+        self._update_lag(actives)
         wall_ms = int(time.time() * 1000)
         for device_id in self.index.pop_due(wall_ms, limit=MAX_DUE_PER_TICK):
             partition = partition_for(device_id.encode(), self.partitions)
@@ -172,4 +286,21 @@ class ProcessorApp:
             # Not yet due if its partition is still being caught up: it comes back next tick.
             result = self.pipeline.tick(device_id, self.clock.now(partition, wall_ms))
             self._track(result)
+            metrics.count_outputs(result)
             await self._send(result.outputs)
+            await self._write_states()
+
+
+def _http_service(http: HealthApp) -> type[mode.Service]:
+    """A Faust service (started with the app, in the worker's loop) serving `http`."""
+
+    class ProcessorHttp(mode.Service):
+        async def on_start(self) -> None:
+            await http.start()
+            if http.port is not None:
+                log.info("trackwire-processor: health and metrics on http://%s:%d", http.host, http.port)
+
+        async def on_stop(self) -> None:
+            await http.stop()
+
+    return ProcessorHttp

@@ -30,6 +30,7 @@ from processors.decoding import check_fix, decode_envelope, read_envelope, strip
 from processors.rules import FrameContext, Rules, begin_episode
 from processors.settings import ProcessorSettings, ThresholdBook
 from processors.state import DeviceState
+from schemas.alarms import SOS_ALARMS
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.records import Alert, Record, is_sos, to_msgpack
 from schemas.topics import TopicNames, device_key
@@ -37,6 +38,9 @@ from schemas.topics import TopicNames, device_key
 log = logging.getLogger(__name__)
 
 STAGE = "processor"
+
+# Why a frame (or one of its records) became a dead letter: the metric's `reason` label, a fixed set.
+DEAD_LETTER_REASONS = ("envelope", "rejected", "decode", "codec_bug", "impossible_fix", "bug")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,9 @@ class Result:
     stateful: bool = False  # the device's state was read and written
     deadline_ms: int | None = None  # when the timer next has to look at this device
     received_ms: int | None = None  # the frame's reception time (the envelope's), when readable
+    protocol: str | None = None  # the frame's protocol as decoded (else the envelope's), for metrics
+    dead_reasons: list[str] = field(default_factory=list)  # a DEAD_LETTER_REASONS entry per dead letter
+    open_sos: bool | None = None  # stateful: whether the device has an open SOS/fall episode afterwards
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,22 +132,23 @@ class FrameProcessor:
         try:
             envelope = read_envelope(value)
         except Exception as exc:  # noqa: BLE001 - any garbage on the topic: msgpack, version, fields
-            return self._dead(Result(), f"unreadable raw-frame envelope: {exc!r}", value, key, None)
+            return self._dead(Result(), "envelope", f"unreadable raw-frame envelope: {exc!r}", value, key, None)
         try:
             return self._process(key, value, envelope)
         except Exception as exc:  # noqa: BLE001 - our bug: dead-letter the frame, keep the partition moving
             self.counters.bugs += 1
             log.exception("processor failed on frame %s", envelope.frame_id)
-            return self._dead(Result(device_id=envelope.device_id), f"processor failed (bug): {exc!r}", value, key,
-                              envelope)
+            return self._dead(Result(device_id=envelope.device_id, protocol=envelope.protocol), "bug",
+                              f"processor failed (bug): {exc!r}", value, key, envelope)
 
     def _process(self, key: bytes | None, value: bytes, envelope: RawFrame) -> Result:
         decoded = self._decode(envelope)
         frame = _Frame(envelope, value, decoded.device_id, decoded.protocol or "unknown",
                        device_key(decoded.device_id) if decoded.device_id else key, len(decoded.records))
-        result = Result(device_id=frame.device_id, received_ms=envelope.received_at_ms)
+        result = Result(device_id=frame.device_id, received_ms=envelope.received_at_ms, protocol=frame.protocol)
         if decoded.error:
-            self._dead(result, decoded.error, value, frame.out_key, envelope, protocol=decoded.protocol)
+            kind = "rejected" if envelope.rejected else "codec_bug" if decoded.bug else "decode"
+            self._dead(result, kind, decoded.error, value, frame.out_key, envelope, protocol=decoded.protocol)
         records = self._sane(decoded.records, frame, result)
         # State belongs to the partition the device id hashes to: only a frame keyed by its device id
         # (the listener keys by connection id until it knows the device) may read and write it.
@@ -171,9 +179,9 @@ class FrameProcessor:
             self.counters.records += 1
             reason = check_fix(record, received, self.max_future)
             if reason:
-                self._dead(result, f"impossible fix in record {record.frame_index} ({record.type}): {reason}",
-                           frame.value, frame.out_key, frame.envelope, protocol=frame.protocol,
-                           device_id=frame.device_id)
+                self._dead(result, "impossible_fix",
+                           f"impossible fix in record {record.frame_index} ({record.type}): {reason}", frame.value,
+                           frame.out_key, frame.envelope, protocol=frame.protocol, device_id=frame.device_id)
                 if not isinstance(record, Alert):
                     continue
                 record = strip_fix(record, received, self.max_future)
@@ -194,6 +202,7 @@ class FrameProcessor:
         result.deadline_ms = self.rules.next_deadline(state, self.thresholds.for_device(state.device_id))
         self._save(state)
         result.stateful = True
+        result.open_sos = has_open_sos(state)
 
     def _on_sos(self, state: DeviceState | None, alert: Alert, ctx: "FrameContext | _Frame") -> list[Record]:
         """Every SOS/fall alert passes here. With the device's state: the episode rules (the first
@@ -221,6 +230,7 @@ class FrameProcessor:
         if alerts:
             self._save(state)
         result.stateful = True
+        result.open_sos = has_open_sos(state)
         result.deadline_ms = self.rules.next_deadline(state, thresholds)
         return result
 
@@ -232,9 +242,10 @@ class FrameProcessor:
             for topic in self.topics.for_record(record):
                 result.outputs.append(Output(topic, key, payload))
 
-    def _dead(self, result: Result, reason: str, value: bytes, key: bytes | None, envelope: RawFrame | None,
+    def _dead(self, result: Result, kind: str, reason: str, value: bytes, key: bytes | None, envelope: RawFrame | None,
               *, protocol: str | None = None, device_id: str | None = None) -> Result:
         self.counters.dead_letters += 1
+        result.dead_reasons.append(kind)
         letter = DeadLetter(
             stage=STAGE,
             reason=reason,
@@ -248,3 +259,8 @@ class FrameProcessor:
         )
         result.outputs.append(Output(self.topics.dead_letters, key, letter.to_msgpack()))
         return result
+
+
+def has_open_sos(state: DeviceState) -> bool:
+    """Whether the device has an open SOS/fall episode (the processor's `open_sos` gauge)."""
+    return any(code in SOS_ALARMS for code in state.open)

@@ -13,7 +13,7 @@ the hysteresis margin (so a value jittering around the threshold is one episode,
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,14 @@ class ProcessorSettings(BaseSettings):
         None, description="Faust app id = consumer group and prefix of its changelog topics "
                           "(default: the topic prefix + 'processor', e.g. trackwire.processor)")
     web_port: int | None = Field(None, ge=1, le=65535, description="Faust web server port; None disables it")
+    http_host: str = Field("0.0.0.0", description="address of the health/readiness/metrics server")
+    http_port: int | None = Field(
+        9101, ge=0, le=65535, description="/healthz, /readyz and /metrics (Prometheus); empty or None disables it")
+    batch_max: int = Field(2000, ge=1, description="Raw frames processed together at most (one state write per "
+                                                    "device per batch)")
+    batch_wait_s: float = Field(
+        0.01, gt=0, description="How long a batch waits for more frames before it is processed: the latency "
+                                "it may add to an SOS alert when the stream is quiet")
     store: str = Field("memory://", description="Faust table store; state is recovered from the changelog topic")
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
     tick_interval_s: float = Field(1.0, gt=0, description="How often the timer looks for due offline/SOS deadlines")
@@ -81,6 +89,13 @@ class ProcessorSettings(BaseSettings):
 
     device_thresholds: dict[str, dict] = Field(
         default_factory=dict, description="JSON: device id -> threshold fields that differ for that device")
+
+    @field_validator("http_port", mode="before")
+    @classmethod
+    def _empty_disables(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _validate_thresholds(self) -> "ProcessorSettings":

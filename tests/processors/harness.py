@@ -20,6 +20,7 @@ from schemas.records import from_msgpack, to_json_dict
 
 REPO = Path(__file__).resolve().parents[2]
 READY = "trackwire-processor: active partitions"
+HTTP = "trackwire-processor: health and metrics on "
 
 
 class Worker:
@@ -36,6 +37,7 @@ class Worker:
             "TRACKWIRE_TOPIC_PARTITIONS": str(partitions),
             "TRACKWIRE_PROCESSOR_TICK_INTERVAL_S": "0.2",
             "TRACKWIRE_PROCESSOR_COMMIT_INTERVAL_S": "0.2",
+            "TRACKWIRE_PROCESSOR_HTTP_PORT": "0",  # a free port each (see http_port()): workers run side by side
         }
         self.env.update({f"TRACKWIRE_PROCESSOR_{k.upper()}": str(v) for k, v in settings.items()})
         self.proc: subprocess.Popen | None = None
@@ -61,6 +63,18 @@ class Worker:
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
             time.sleep(0.1)
         raise AssertionError(f"worker not ready in {timeout_s} s:\n{self.log()[-4000:]}")
+
+    def http_port(self, timeout_s: float = 30.0) -> int:
+        """The port the worker's /healthz, /readyz and /metrics server bound (from its log)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = re.findall(re.escape(HTTP) + r"http://[^:]+:(\d+)", self.log())
+            if found:
+                return int(found[-1])
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"worker announced no HTTP port in {timeout_s} s:\n{self.log()[-4000:]}")
 
     def cpu_s(self) -> float:
         """CPU seconds (user + system) the worker process used so far."""

@@ -33,3 +33,11 @@ def test_a_bad_value_fails_at_start_saying_what_to_fix(monkeypatch, env, message
     with pytest.raises(ConfigError) as raised:
         load(ProcessorSettings)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("value, port", [("", None), ("none", None), ("0", 0), ("9111", 9111)])
+def test_the_http_port_is_9101_by_default_and_empty_disables_it(monkeypatch, value, port):
+    monkeypatch.delenv("TRACKWIRE_PROCESSOR_HTTP_PORT", raising=False)
+    assert ProcessorSettings().http_port == 9101
+    monkeypatch.setenv("TRACKWIRE_PROCESSOR_HTTP_PORT", value)
+    assert load(ProcessorSettings).http_port == port
