@@ -17,7 +17,9 @@ The stall watchdog. After a broker restart an aiokafka producer can stop acknowl
 (its last word a `NotLeaderForPartitionError ... retrying`; aio-libs/aiokafka#1018, where a new
 producer object worked). An idempotent batch never expires, so nothing inside the client ends the
 wait. A watchdog task therefore looks at the oldest unacknowledged frame once a second: older than
-`overdue_s` (twice the request timeout by default) and the publisher reports not ready (`health()`,
+`overdue_s` (twice the request timeout by default), or every frame failed for that long (seen
+here: after a restart the stuck producer's send() refused each frame after the request timeout,
+so no single frame was ever old), and the publisher reports not ready (`health()`,
 served by /readyz), fails every unacknowledged frame (the devices get no reply and resend: at
 least once, duplicates collapse downstream), stops the stuck producer in the background within a
 bounded time, and starts a fresh one with the same options. It is ready again once the new
@@ -45,7 +47,7 @@ from listener import metrics
 log = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL_S = 1.0
-RESTART_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
+RESTART_BACKOFF = Backoff(initial_s=0.5, max_s=5.0)
 
 
 class PublishRefused(Exception):
@@ -105,6 +107,7 @@ class FramePublisher:
         # Every frame not yet acknowledged, oldest first, with when it was queued; acknowledged
         # ones are dropped from the head as the watchdog looks.
         self._unacked: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
+        self._failing_since: float | None = None  # first failed ack since the last successful one
         self._generation = 0  # bumped at each producer replacement: older acks cannot prove the new one works
         self._stall: str | None = None  # why the producer was replaced, until the new one proves itself
         self.replacements = 0
@@ -151,9 +154,15 @@ class FramePublisher:
             unacked.popleft()
         return self._clock() - unacked[0][0] if unacked else 0.0
 
+    def unacked_age(self) -> float:
+        """How long frames have waited in vain: the oldest unacknowledged one, or, if longer, the
+        time since frames started failing without a successful ack in between."""
+        failing = self._clock() - self._failing_since if self._failing_since is not None else 0.0
+        return max(self.oldest_unacked_age(), failing)
+
     def health(self) -> tuple[bool, dict]:
         """(ready, details) for /readyz: not ready while the producer is overdue or being replaced."""
-        age = self.oldest_unacked_age()
+        age = self.unacked_age()
         details: dict = {"oldest_unacked_s": round(age, 1), "producer_replacements": self.replacements}
         if self._broken:
             return False, {**details, "producer": "failed", "reason": self._broken}
@@ -162,24 +171,25 @@ class FramePublisher:
             return False, {**details, "producer": state, "reason": self._stall}
         if age > self.overdue_s:
             return False, {**details, "producer": "overdue",
-                           "reason": f"oldest unacknowledged frame waited {age:.1f} s (limit {self.overdue_s:.1f} s)"}
+                           "reason": f"no frame acknowledged for {age:.1f} s (limit {self.overdue_s:.1f} s)"}
         return True, {**details, "producer": "ok"}
 
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._watchdog_interval_s)
-            age = self.oldest_unacked_age()
+            age = self.unacked_age()
             metrics.OLDEST_UNACKED.set(age)
             if self._stall is not None and self._producer_ready.is_set() and self._inflight == 0:
                 self._recovered("started and has nothing left to acknowledge")
             if age > self.overdue_s:
                 await self._replace_producer(
-                    f"oldest unacknowledged frame waited {age:.1f} s (limit {self.overdue_s:.1f} s)")
+                    f"no frame acknowledged for {age:.1f} s (limit {self.overdue_s:.1f} s)")
 
     async def _replace_producer(self, reason: str) -> None:
         stuck, self._producer = self._producer, None
         self._producer_ready.clear()
         self._stall = reason
+        self._failing_since = None  # the new producer gets its own overdue_s
         self._generation += 1
         self.replacements += 1
         metrics.PRODUCER_REPLACEMENTS.inc()
@@ -322,6 +332,7 @@ class FramePublisher:
                 # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
                 delivery = await producer.send(topic, value=value, key=key)
             except KafkaError as exc:
+                log.warning("frame not queued to Kafka: %r", exc)
                 if not ack.done():
                     ack.set_exception(PublishRefused(repr(exc)))
                 continue
@@ -341,10 +352,14 @@ class FramePublisher:
         self._release()
         if fut.cancelled() or fut.exception() is not None:
             metrics.PRODUCE_ERRORS.inc()
+            if self._failing_since is None and generation == self._generation and not self._stopped:
+                self._failing_since = self._clock()
         else:
             metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
-            if self._stall is not None and generation == self._generation:
-                self._recovered("acknowledged a frame")
+            if generation == self._generation:
+                self._failing_since = None
+                if self._stall is not None:
+                    self._recovered("acknowledged a frame")
 
     def _release(self) -> None:
         self._inflight -= 1

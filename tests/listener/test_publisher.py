@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
 
 from common.settings import KafkaSettings
@@ -109,7 +110,7 @@ async def test_the_watchdog_replaces_a_producer_whose_acks_never_come():
         assert metric("trackwire_listener_producer_replacements_total") == replaced + 1
         assert len(made) == 2 and made[1].started and made[0].stop_called
         ok, body = publisher.health()
-        assert not ok and body["producer"].startswith("replaced") and "waited" in body["reason"]
+        assert not ok and body["producer"].startswith("replaced") and "no frame acknowledged" in body["reason"]
         assert body["producer_replacements"] == 1
         for _ in range(40):  # the bounded stop: send_timeout_s, then the client is closed
             if made[0].client_closed:
@@ -124,6 +125,39 @@ async def test_the_watchdog_replaces_a_producer_whose_acks_never_come():
         ok, body = publisher.health()
         assert ok and body["producer"] == "ok"
         assert metric("trackwire_listener_producer_stalled") == 0
+    finally:
+        await publisher.stop(1)
+
+
+class _RefusingProducer(_Producer):
+    """After a broker restart the stuck aiokafka producer refused every send() after its timeout."""
+
+    async def send(self, topic, value, key):
+        self.sent.append(value)
+        raise KafkaTimeoutError()
+
+
+async def test_the_watchdog_also_replaces_a_producer_that_refuses_every_frame():
+    made: list[_Producer] = []
+
+    def factory() -> _Producer:
+        made.append(_RefusingProducer(stalled=False) if not made else _Producer(stalled=False))
+        return made[-1]
+
+    publisher = FramePublisher(KAFKA, max_inflight=4, client_id="unit", send_timeout_s=0.2,
+                               overdue_s=0.5, watchdog_interval_s=0.05, producer_factory=factory)
+    await publisher.start()
+    try:
+        # Each frame fails at once, so none is ever old; the devices keep resending.
+        for n in range(8):
+            with pytest.raises(PublishRefused):
+                await asyncio.wait_for(await publisher.publish("t", b"k", b"v"), 1)
+            await asyncio.sleep(0.1)
+            if len(made) > 1:
+                break
+        assert len(made) == 2 and len(made[0].sent) >= 4, "refusing producer not replaced"
+        assert await asyncio.wait_for(await publisher.publish("t", b"k", b"v"), 1) == ("offset", 1)
+        assert publisher.health()[0]
     finally:
         await publisher.stop(1)
 
