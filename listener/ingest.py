@@ -1,6 +1,6 @@
 """What happens to one frame between the socket and Kafka, shared by TCP and UDP.
 
-The codec identifies the device and computes the reply; the frame goes to the raw-frames topic in
+The codec identifies the device and computes the reply (its cheap `identify`, no records built); the frame goes to the raw-frames topic in
 an envelope; the reply is released only after Kafka acknowledged. Bad input is dead-lettered.
 """
 
@@ -17,7 +17,7 @@ from common.service import supervise
 from listener import metrics
 from listener.devices import DeviceRegistry
 from listener.publisher import FramePublisher
-from protocols.base import DEFAULT_CONTEXT, ServerContext, Codec, Session, Transport, guarded_decode
+from protocols.base import DEFAULT_CONTEXT, ServerContext, Codec, Session, Transport, guarded_identify
 from schemas.envelopes import DeadLetter, RawFrame
 from schemas.topics import TopicNames
 
@@ -85,17 +85,19 @@ class Ingest:
         peer: str,
     ) -> Outgoing | Rejected:
         now = datetime.now(timezone.utc)
-        decoded = guarded_decode(codec, frame, session, now)
-        device_id = decoded.device_id or session.device_id
-        if decoded.error:
+        # identify(), not decode(): the listener needs only the device id and the reply; building the
+        # records is the processors' job (identify agrees with decode: the conformance suite checks it).
+        identified = guarded_identify(codec, frame, session, now)
+        device_id = identified.device_id or session.device_id
+        if identified.error:
             # The frame is still published: the processors dead-letter it with its envelope, and a
             # device that gets no ack for a malformed alarm would repeat it forever.
-            if decoded.bug:  # our codec's fault, not the device's: counted and logged apart
+            if identified.bug:  # our codec's fault, not the device's: counted and logged apart
                 metrics.child(metrics.ERRORS, "codec_bug").inc()
-                log.error("frame from %s hit a codec bug: %s", peer, decoded.error)
+                log.error("frame from %s hit a codec bug: %s", peer, identified.error)
             else:
                 metrics.child(metrics.ERRORS, "decode").inc()
-                log.debug("frame from %s does not decode: %s", peer, decoded.error)
+                log.debug("frame from %s does not decode: %s", peer, identified.error)
         if self.devices is not None and device_id is not None and not self.devices.is_registered(device_id):
             reason = f"device {device_id} is not registered (allow-list is on)"
             metrics.child(metrics.ERRORS, "unregistered").inc()
@@ -111,12 +113,12 @@ class Ingest:
             protocol=codec.name,
             device_id=device_id,
             data=frame,
-            rejected=decoded.error if decoded.rejected else None,
+            rejected=identified.error if identified.rejected else None,
         )
         key = (device_id or connection_id).encode()
         # A refused frame's device id is only a claim: it must not bind the connection for downlink.
-        bound_id = None if decoded.rejected else device_id
-        return Outgoing(key, envelope.to_msgpack(), decoded.reply, codec.name, bound_id, close=decoded.close)
+        bound_id = None if identified.rejected else device_id
+        return Outgoing(key, envelope.to_msgpack(), identified.reply, codec.name, bound_id, close=identified.close)
 
     def dead_letter(
         self,

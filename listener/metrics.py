@@ -34,3 +34,9 @@ REPLY_LATENCY = Histogram(
 )
 BACKPRESSURE_SECONDS = Counter("trackwire_listener_backpressure_seconds_total", "Time connections spent paused")
 COMMANDS_DELIVERED = Counter("trackwire_listener_commands_delivered_total", "Downlink commands written to devices", ["protocol"])
+OLDEST_UNACKED = Gauge("trackwire_listener_oldest_unacked_seconds",
+                       "Age of the oldest frame not yet acknowledged by Kafka (the stall watchdog's measure)")
+PRODUCER_STALLED = Gauge("trackwire_listener_producer_stalled",
+                         "1 from a stalled Kafka producer's replacement until the new one acknowledged a frame")
+PRODUCER_REPLACEMENTS = Counter("trackwire_listener_producer_replacements_total",
+                                "Kafka producers replaced by the stall watchdog")

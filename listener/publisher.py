@@ -12,6 +12,18 @@ it first come, first served, and keeps each device's frames in order. The sender
 if it dies of a bug, every queued frame's ack fails (freeing its slot) and publishing is refused
 from then on, so no waiter hangs and no slot leaks. Waits are events (`idle`, the queue drained),
 not polls.
+
+The stall watchdog. After a broker restart an aiokafka producer can stop acknowledging for good
+(its last word a `NotLeaderForPartitionError ... retrying`; aio-libs/aiokafka#1018, where a new
+producer object worked). An idempotent batch never expires, so nothing inside the client ends the
+wait. A watchdog task therefore looks at the oldest unacknowledged frame once a second: older than
+`overdue_s` (twice the request timeout by default), or every frame failed for that long (seen
+here: after a restart the stuck producer's send() refused each frame after the request timeout,
+so no single frame was ever old), and the publisher reports not ready (`health()`,
+served by /readyz), fails every unacknowledged frame (the devices get no reply and resend: at
+least once, duplicates collapse downstream), stops the stuck producer in the background within a
+bounded time, and starts a fresh one with the same options. It is ready again once the new
+producer acknowledged a frame, or has started and has nothing to acknowledge.
 """
 
 from __future__ import annotations
@@ -21,10 +33,12 @@ import collections
 import logging
 import time
 from functools import partial
+from typing import Any, Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from common.backoff import Backoff
 from common.kafka_security import aiokafka_options
 from common.service import supervise
 from common.settings import KafkaSettings
@@ -32,31 +46,56 @@ from listener import metrics
 
 log = logging.getLogger(__name__)
 
+WATCHDOG_INTERVAL_S = 1.0
+RESTART_BACKOFF = Backoff(initial_s=0.5, max_s=5.0)
+
 
 class PublishRefused(Exception):
-    """The record could not even be queued (metadata unavailable, producer closed)."""
+    """The record could not even be queued (metadata unavailable, producer closed or replaced)."""
+
+
+def aiokafka_producer(kafka: KafkaSettings, *, client_id: str, send_timeout_s: float) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        **aiokafka_options(kafka),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        # aiokafka keeps one produce request in flight per broker; bigger batches carry more
+        # frames per round trip when thousands of devices report at once.
+        max_batch_size=256 * 1024,
+        # Metadata waits in send() are bounded by this; retries of queued batches are not.
+        request_timeout_ms=int(send_timeout_s * 1000),
+        retry_backoff_ms=200,
+    )
 
 
 class FramePublisher:
-    def __init__(self, kafka: KafkaSettings, *, max_inflight: int, client_id: str, send_timeout_s: float) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            **aiokafka_options(kafka),
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            # aiokafka keeps one produce request in flight per broker; bigger batches carry more
-            # frames per round trip when thousands of devices report at once.
-            max_batch_size=256 * 1024,
-            # Metadata waits in send() are bounded by this; retries of queued batches are not.
-            request_timeout_ms=int(send_timeout_s * 1000),
-            retry_backoff_ms=200,
-        )
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        max_inflight: int,
+        client_id: str,
+        send_timeout_s: float,
+        overdue_s: float | None = None,
+        producer_factory: Callable[[], Any] | None = None,
+        watchdog_interval_s: float = WATCHDOG_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # A factory, because the watchdog makes a new producer with the same options.
+        self._new_producer = producer_factory or partial(
+            aiokafka_producer, kafka, client_id=client_id, send_timeout_s=send_timeout_s)
+        self._producer: Any = None
+        self._producer_ready = asyncio.Event()
         self._slots = asyncio.Semaphore(max_inflight)
         self._max_inflight = max_inflight
         self._inflight = 0
         self._send_timeout_s = send_timeout_s
+        self.overdue_s = overdue_s if overdue_s is not None else 2 * send_timeout_s
+        self._watchdog_interval_s = watchdog_interval_s
+        self._clock = clock
         self._started = False
         self._stopped = False
         self._queue: collections.deque[tuple[str, bytes | None, bytes, asyncio.Future]] = collections.deque()
@@ -65,8 +104,17 @@ class FramePublisher:
         self._queue_empty.set()
         self._idle = asyncio.Event()  # no frame in flight
         self._idle.set()
+        # Every frame not yet acknowledged, oldest first, with when it was queued; acknowledged
+        # ones are dropped from the head as the watchdog looks.
+        self._unacked: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
+        self._failing_since: float | None = None  # first failed ack since the last successful one
+        self._generation = 0  # bumped at each producer replacement: older acks cannot prove the new one works
+        self._stall: str | None = None  # why the producer was replaced, until the new one proves itself
+        self.replacements = 0
         self._broken: str | None = None
         self._sender: asyncio.Future | None = None
+        self._watchdog: asyncio.Future | None = None
+        self._closing: set[asyncio.Future] = set()
 
     @property
     def inflight(self) -> int:
@@ -79,9 +127,13 @@ class FramePublisher:
     async def start(self) -> None:
         if self._started:
             return
+        self._producer = self._new_producer()
         await self._producer.start()
+        self._producer_ready.set()
         self._sender = supervise(asyncio.ensure_future(self._send_in_order()), "listener.publisher",
                                  self._sender_failed)
+        self._watchdog = supervise(asyncio.ensure_future(self._watch()), "listener.publisher_watchdog",
+                                   self._sender_failed)
         self._started = True
 
     def _sender_failed(self, exc: BaseException) -> None:
@@ -95,6 +147,114 @@ class FramePublisher:
         self._queue.clear()
         self._queue_empty.set()
 
+    # -- readiness and the stall watchdog ---------------------------------------------------
+    def oldest_unacked_age(self) -> float:
+        unacked = self._unacked
+        while unacked and unacked[0][1].done():
+            unacked.popleft()
+        return self._clock() - unacked[0][0] if unacked else 0.0
+
+    def unacked_age(self) -> float:
+        """How long frames have waited in vain: the oldest unacknowledged one, or, if longer, the
+        time since frames started failing without a successful ack in between."""
+        failing = self._clock() - self._failing_since if self._failing_since is not None else 0.0
+        return max(self.oldest_unacked_age(), failing)
+
+    def health(self) -> tuple[bool, dict]:
+        """(ready, details) for /readyz: not ready while the producer is overdue or being replaced."""
+        age = self.unacked_age()
+        details: dict = {"oldest_unacked_s": round(age, 1), "producer_replacements": self.replacements}
+        if self._broken:
+            return False, {**details, "producer": "failed", "reason": self._broken}
+        if self._stall is not None:
+            state = "replacing" if not self._producer_ready.is_set() else "replaced, awaiting its first ack"
+            return False, {**details, "producer": state, "reason": self._stall}
+        if age > self.overdue_s:
+            return False, {**details, "producer": "overdue",
+                           "reason": f"no frame acknowledged for {age:.1f} s (limit {self.overdue_s:.1f} s)"}
+        return True, {**details, "producer": "ok"}
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._watchdog_interval_s)
+            age = self.unacked_age()
+            metrics.OLDEST_UNACKED.set(age)
+            if self._stall is not None and self._producer_ready.is_set() and self._inflight == 0:
+                self._recovered("started and has nothing left to acknowledge")
+            if age > self.overdue_s:
+                await self._replace_producer(
+                    f"no frame acknowledged for {age:.1f} s (limit {self.overdue_s:.1f} s)")
+
+    async def _replace_producer(self, reason: str) -> None:
+        stuck, self._producer = self._producer, None
+        self._producer_ready.clear()
+        self._stall = reason
+        self._failing_since = None  # the new producer gets its own overdue_s
+        self._generation += 1
+        self.replacements += 1
+        metrics.PRODUCER_REPLACEMENTS.inc()
+        metrics.PRODUCER_STALLED.set(1)
+        failed = self._fail_unacked(f"Kafka producer stalled ({reason}); replaced, not acknowledged")
+        log.error("Kafka producer stalled: %s; %d frames failed (devices resend), replacing the producer",
+                  reason, failed)
+        closing = supervise(asyncio.ensure_future(self._close_stuck(stuck)), "listener.publisher_close_stalled")
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+        attempt = 0
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except (KafkaError, OSError) as exc:
+                attempt += 1
+                delay = RESTART_BACKOFF.delay(attempt)
+                log.warning("new Kafka producer did not start (%r); again in %.1f s", exc, delay)
+                await self._bounded_stop(producer)
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:  # cancelled at stop: the half-made producer must not linger
+                await asyncio.shield(self._bounded_stop(producer))
+                raise
+            break
+        self._producer = producer
+        self._producer_ready.set()
+        log.warning("new Kafka producer started after a stall (%s)", reason)
+
+    def _fail_unacked(self, reason: str) -> int:
+        failed = 0
+        for _queued, ack in self._unacked:
+            if not ack.done():
+                ack.set_exception(PublishRefused(reason))
+                failed += 1
+        self._unacked.clear()
+        self._fail_queued(reason)
+        return failed
+
+    def _recovered(self, how: str) -> None:
+        log.warning("Kafka producer ready again: the new producer %s", how)
+        self._stall = None
+        metrics.PRODUCER_STALLED.set(0)
+
+    async def _close_stuck(self, producer: Any) -> None:
+        if producer is not None:
+            await self._bounded_stop(producer)
+
+    async def _bounded_stop(self, producer: Any) -> None:
+        # A stuck producer's stop() waits for batches that will never be acknowledged: bounded, and
+        # then its client (connections, metadata task) is closed without the flush.
+        try:
+            await asyncio.wait_for(producer.stop(), self._send_timeout_s)
+        except (asyncio.TimeoutError, KafkaError, OSError) as exc:
+            log.warning("stalled Kafka producer did not stop cleanly (%r); closing its connections", exc)
+            client = getattr(producer, "client", None)
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.close(), self._send_timeout_s)
+                except (asyncio.TimeoutError, KafkaError, OSError):
+                    log.warning("stalled Kafka producer's connections did not close within %.1f s",
+                                self._send_timeout_s)
+
+    # -- lifecycle ----------------------------------------------------------------------------
     async def wait_idle(self, timeout_s: float) -> bool:
         """Until no frame is in flight (all acknowledged or failed), or the timeout; True if idle."""
         try:
@@ -108,6 +268,9 @@ class FramePublisher:
         if not self._started or self._stopped:
             return
         self._stopped = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
         try:
             await asyncio.wait_for(self._queue_empty.wait(), timeout_s)
         except asyncio.TimeoutError:
@@ -116,15 +279,20 @@ class FramePublisher:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
         self._fail_queued("listener stopped before the frame was sent")
-        try:
-            await asyncio.wait_for(self._producer.flush(), timeout_s)
-        except (asyncio.TimeoutError, KafkaError) as exc:
-            log.warning("producer flush incomplete at shutdown: %r (%d frames unacknowledged)", exc, self._inflight)
-        try:
-            await asyncio.wait_for(self._producer.stop(), timeout_s)
-        except asyncio.TimeoutError:
-            log.warning("producer did not close within %.1fs", timeout_s)
+        producer = self._producer
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.flush(), timeout_s)
+            except (asyncio.TimeoutError, KafkaError) as exc:
+                log.warning("producer flush incomplete at shutdown: %r (%d frames unacknowledged)", exc, self._inflight)
+            try:
+                await asyncio.wait_for(producer.stop(), timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("producer did not close within %.1fs", timeout_s)
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=timeout_s)
 
+    # -- publishing ---------------------------------------------------------------------------
     async def publish(self, topic: str, key: bytes, value: bytes) -> asyncio.Future:
         """Queue one record; returns the future of the broker's ack. Waits while `capacity` is used up.
 
@@ -140,7 +308,8 @@ class FramePublisher:
         self._idle.clear()
         metrics.INFLIGHT.set(self._inflight)
         ack: asyncio.Future = asyncio.get_running_loop().create_future()
-        ack.add_done_callback(partial(self._on_ack, started=time.perf_counter()))
+        ack.add_done_callback(partial(self._on_ack, started=time.perf_counter(), generation=self._generation))
+        self._unacked.append((self._clock(), ack))
         self._queue.append((topic, key, value, ack))
         self._queue_empty.clear()
         self._queue_ready.set()
@@ -154,26 +323,43 @@ class FramePublisher:
                 self._queue_ready.clear()
                 await self._queue_ready.wait()
                 continue
+            if not self._producer_ready.is_set():  # the watchdog is replacing a stalled producer
+                await self._producer_ready.wait()
+                continue
+            producer = self._producer
             topic, key, value, ack = queue.popleft()
             try:
                 # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
-                delivery = await self._producer.send(topic, value=value, key=key)
+                delivery = await producer.send(topic, value=value, key=key)
             except KafkaError as exc:
+                log.warning("frame not queued to Kafka: %r", exc)
                 if not ack.done():
                     ack.set_exception(PublishRefused(repr(exc)))
                 continue
-            except BaseException as exc:  # cancelled at stop, or a bug: this frame's waiter must not hang
+            except asyncio.CancelledError:  # stop(): this frame's waiter must not hang
+                if not ack.done():
+                    ack.set_exception(PublishRefused("listener stopped before the frame was sent"))
+                raise
+            except Exception as exc:
                 if not ack.done():
                     ack.set_exception(PublishRefused(f"not sent: {exc!r}"))
-                raise
+                if producer is not self._producer:  # the stalled producer, stopped under our feet
+                    continue
+                raise  # a bug
             delivery.add_done_callback(partial(_copy_outcome, ack))
 
-    def _on_ack(self, fut: asyncio.Future, *, started: float) -> None:
+    def _on_ack(self, fut: asyncio.Future, *, started: float, generation: int) -> None:
         self._release()
         if fut.cancelled() or fut.exception() is not None:
             metrics.PRODUCE_ERRORS.inc()
+            if self._failing_since is None and generation == self._generation and not self._stopped:
+                self._failing_since = self._clock()
         else:
             metrics.PRODUCE_LATENCY.observe(time.perf_counter() - started)
+            if generation == self._generation:
+                self._failing_since = None
+                if self._stall is not None:
+                    self._recovered("acknowledged a frame")
 
     def _release(self) -> None:
         self._inflight -= 1
@@ -184,7 +370,10 @@ class FramePublisher:
 
     async def send_and_wait(self, topic: str, key: bytes | None, value: bytes) -> None:
         """For side records (dead letters): best effort with its own timeout."""
-        await asyncio.wait_for(self._producer.send_and_wait(topic, value=value, key=key), self._send_timeout_s)
+        producer = self._producer
+        if producer is None:
+            raise PublishRefused("the Kafka producer is being replaced")
+        await asyncio.wait_for(producer.send_and_wait(topic, value=value, key=key), self._send_timeout_s)
 
 
 def _copy_outcome(target: asyncio.Future, source: asyncio.Future) -> None:

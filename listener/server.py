@@ -44,6 +44,7 @@ class ListenerServer(Lifecycle):
         self.publisher = FramePublisher(
             kafka, max_inflight=settings.max_inflight_frames,
             client_id=f"trackwire-listener-{settings.instance_id}", send_timeout_s=settings.ack_timeout_s,
+            overdue_s=settings.producer_overdue_s,
         )
         self.devices = DeviceRegistry(kafka, topics.devices, on_failure=self.fail) if settings.allowlist_enabled else None
         self.ingest = Ingest(self.publisher, topics, settings.instance_id, self.devices,
@@ -136,5 +137,10 @@ class ListenerServer(Lifecycle):
         return self.state not in (State.FAILED,), {"status": self.state.value}
 
     def _readyz(self) -> tuple[bool, dict]:
-        ready = self.state is State.RUNNING and self.connections.accepting and not self.publisher.saturated
-        return ready, {"ready": ready, "connections": len(self.connections), "inflight": self.publisher.inflight}
+        # Not ready while the Kafka producer is overdue or being replaced (the publisher's watchdog),
+        # so that the orchestrator sends no new devices here and restarts the instance if it lasts.
+        producer_ok, producer = self.publisher.health()
+        ready = (self.state is State.RUNNING and self.connections.accepting and not self.publisher.saturated
+                 and producer_ok)
+        return ready, {"ready": ready, "connections": len(self.connections), "inflight": self.publisher.inflight,
+                       **producer}

@@ -40,6 +40,9 @@ class ListenerSettings(BaseSettings):
     # Per connection: above this many unacknowledged frames the connection stops reading.
     max_inflight_per_connection: int = Field(64, ge=1)
     ack_timeout_s: float = Field(15.0, gt=0)
+    # A frame unacknowledged this long means a stalled producer: not ready, and the producer is
+    # replaced (listener/publisher.py). Default: twice ack_timeout_s (the producer's request timeout).
+    producer_overdue_s: float | None = Field(None, gt=0)
     shutdown_timeout_s: float = Field(10.0, gt=0)
 
     allowlist_enabled: bool = False

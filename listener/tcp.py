@@ -73,6 +73,9 @@ class TcpConnection(asyncio.Protocol):
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._queue_ready = asyncio.Event()
         self._awaiting: collections.deque[_AwaitingAck] = collections.deque()
+        # One timer per connection for the oldest frame's ack deadline, not one per frame: the
+        # deadlines are in frame order, and a timer per frame was a tenth of the listener's CPU.
+        self._expiry: asyncio.TimerHandle | None = None
         self._worker: asyncio.Future | None = None
         self._pause_reasons: set[str] = set()
         self._paused_at: float | None = None
@@ -196,13 +199,23 @@ class TcpConnection(asyncio.Protocol):
                                  close=item.close)
             self._awaiting.append(entry)
             ack.add_done_callback(lambda _f: self._release_replies())
-            loop.call_at(entry.deadline, self._expire, entry)
+            if self._expiry is None:
+                self._expiry = loop.call_at(entry.deadline, self._expire_due)
 
-    def _expire(self, entry: _AwaitingAck) -> None:
-        if not entry.ack.done():
-            entry.expired = True
-            metrics.child(metrics.UNACKED, "timeout").inc()
-            self._release_replies()
+    def _expire_due(self) -> None:
+        """Mark every frame past its ack deadline (the oldest first), then wait for the next one's."""
+        self._expiry = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() + 0.001  # timers may fire a hair early
+        for entry in self._awaiting:
+            if entry.deadline > now:
+                break
+            if not entry.ack.done() and not entry.expired:
+                entry.expired = True
+                metrics.child(metrics.UNACKED, "timeout").inc()
+        self._release_replies()
+        if self._awaiting:
+            self._expiry = loop.call_at(self._awaiting[0].deadline, self._expire_due)
 
     def _release_replies(self) -> None:
         """Write replies in frame order for every acknowledged frame at the head of the line."""

@@ -12,10 +12,9 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from common.settings import KafkaSettings
 from listener.connections import ConnectionTable
 from listener.ingest import Ingest
-from listener.publisher import FramePublisher, PublishRefused
+from listener.publisher import PublishRefused
 from listener.settings import ListenerSettings
 from listener.tcp import QUEUE_FULL, SHUTDOWN, WRITE_BUFFER_FULL, TcpConnection
 from schemas.envelopes import RawFrame
@@ -234,34 +233,3 @@ async def test_a_refused_connection_is_aborted_and_counted():
     second.connection_made(transport)  # type: ignore[arg-type]
     assert transport.calls == ["abort"] and len(table) == 1
     assert metric("trackwire_listener_connections_rejected_total", reason="max_connections_per_ip") == refused + 1
-
-
-class _DyingProducer:
-    """An aiokafka producer stand-in whose send() hits a bug (not a KafkaError)."""
-
-    async def start(self) -> None:
-        pass
-
-    async def send(self, topic, value, key):
-        raise RuntimeError("bug in the sender")
-
-    async def flush(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-
-async def test_a_publisher_whose_sender_dies_fails_its_acks_frees_its_slots_and_refuses_more():
-    publisher = FramePublisher(KafkaSettings(bootstrap_servers="127.0.0.1:1"), max_inflight=2, client_id="unit", send_timeout_s=1.0)
-    publisher._producer = _DyingProducer()  # type: ignore[assignment]
-    failures = metric("trackwire_background_task_failures_total", task="listener.publisher")
-    await publisher.start()
-    ack = await publisher.publish("t", b"k", b"v")
-    with pytest.raises(PublishRefused, match="bug in the sender"):
-        await asyncio.wait_for(ack, 5)
-    assert publisher.inflight == 0 and await publisher.wait_idle(1)
-    with pytest.raises(PublishRefused, match="publisher failed"):
-        await publisher.publish("t", b"k", b"v")
-    assert metric("trackwire_background_task_failures_total", task="listener.publisher") == failures + 1
-    await publisher.stop(1)
