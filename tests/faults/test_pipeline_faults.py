@@ -1,0 +1,367 @@
+"""Issue 16: the whole pipeline under faults, as an operator would see it.
+
+A fleet of GT06 trackers and SeTracker watches on real TCP sends fixes to the listener, waits for
+each reply and resends what is not acknowledged (after reconnecting, as devices do). While frames
+flow, the test, one after the other:
+
+1. stops its own Kafka broker for 10 s and starts it again (deploy/local/kafka.sh stop/start);
+2. SIGKILLs the processor and starts a new one;
+3. SIGKILLs the sink and starts a new one;
+4. SIGKILLs the listener and starts a new one on the same port (the devices reconnect to it);
+5. takes the embedded ClickHouse engine's storage away from the sink for 10 s. No ClickHouse server
+   can be run here and the embedded engine (chdb) lives inside the sink process, so the outage is
+   made at the OS level: the sink's RLIMIT_FSIZE is set to 0 with prlimit(2), so every write to a
+   file by the sink fails with EFBIG, which the embedded engine needs for every insert (an insert
+   block goes through a temporary file, then into the table's parts). It is a disk that refuses
+   writes, not a server that stops answering; the sink must see it as retriable trouble, report
+   /health 503 "waiting", hold its offsets and write everything once the limit is lifted.
+
+Each SOS press (GT06 0x16 alarm, watch AL) is made by a different device: one group before the
+faults and one while each fault is on.
+
+Afterwards, read from ClickHouse (`FINAL`) and from the SOS topic:
+- every acknowledged fix (GT06 0x12 and 0x16, watch AL) is in `positions` exactly once; a fix never
+  acknowledged is there at most once; nothing else is there;
+- every SOS press has one `open` alert in `alerts` and exactly one `open` message on the SOS topic;
+- every acknowledged watch keep-alive (LK, no device time: its step count is a counter) is in
+  `telemetry` at least once and never more often than the watch sent it, and no frame is stored
+  twice (rows per frame_id = 1); watch UD fixes (which the protocol never answers) at most once.
+
+A stall is not waited out: after each fault the listener must acknowledge a frame within 60 s
+(else the test fails naming the listener, see issue 16 and aiokafka #1018), and the processor and
+the sink must catch up within bounded times at the end (else the test fails naming that stage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from schemas.records import from_msgpack
+from schemas.topics import topic_names
+from tests.faults.harness import (
+    REPO, FixClock, FleetBook, Gt06Tracker, OwnBroker, Stage, Watch, free_port, group_lag, http_status,
+    limit_file_writes, query_clickhouse, read_whole_topic,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.kafka]
+
+PREFIX = "faults."
+GT06_DEVICES = 60
+WATCH_DEVICES = 30
+INTERVAL_S = 1.0  # each device sends a frame about once a second
+STALL_S = 60.0  # no acknowledgement this long after a fault: the listener is stalled
+CATCH_UP_S = 150.0  # the processor and the sink must have consumed everything within this, each
+SOS_GROUPS = ("before faults", "broker down", "processor down", "sink down", "listener down", "clickhouse down")
+
+
+class Faults:
+    """Runs the stages and the fleet, injects the faults, and keeps the figures."""
+
+    def __init__(self, tmp_path, broker: OwnBroker) -> None:
+        self.broker = broker
+        self.t0 = time.monotonic()
+        self.log: list[str] = []
+        self.book = FleetBook()
+        self.port = free_port()
+        listener_http, sink_http = free_port(), free_port()
+        self.ch_dsn = f"chdb://{tmp_path / 'clickhouse'}"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+               "TRACKWIRE_TOPIC_PREFIX": PREFIX, "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_LOG_LEVEL": "INFO",
+               "TRACKWIRE_FAULTS_CWD": str(tmp_path)}
+        self.topics = Stage("topics", ["topics"], env, tmp_path)
+        self.listener = Stage("listener", ["listen"], {
+            **env, "TRACKWIRE_LISTENER_HOST": "127.0.0.1", "TRACKWIRE_LISTENER_PORT": str(self.port),
+            "TRACKWIRE_LISTENER_HTTP_HOST": "127.0.0.1", "TRACKWIRE_LISTENER_HTTP_PORT": str(listener_http),
+        }, tmp_path, health_url=f"http://127.0.0.1:{listener_http}/readyz")
+        self.processor = Stage("processor", ["process"], {
+            **env, "TRACKWIRE_PROCESSOR_SESSION_TIMEOUT_S": "6",
+            # Longer than the test: a press resent across an outage is a repeat of its episode.
+            "TRACKWIRE_PROCESSOR_SOS_EPISODE_GAP_S": "900",
+        }, tmp_path)
+        self.sink_health = f"http://127.0.0.1:{sink_http}/health"
+        self.sink = Stage("sink", ["sink"], {
+            **env, "TRACKWIRE_SINK_CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
+            "TRACKWIRE_SINK_HTTP_HOST": "127.0.0.1", "TRACKWIRE_SINK_HTTP_PORT": str(sink_http),
+            "TRACKWIRE_SINK_BATCH_MAX_SECONDS": "0.5", "TRACKWIRE_SINK_TTL_DAYS": "0",
+            "TRACKWIRE_SINK_RETRY_MAX_S": "2",
+        }, tmp_path, health_url=self.sink_health)
+        self.stages = (self.listener, self.processor, self.sink)
+
+        rng = random.Random(16)
+        base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+        self.devices = [Gt06Tracker(f"86{i:013d}", self.port, self.book, FixClock(base, i), rng)
+                        for i in range(GT06_DEVICES)]
+        self.devices += [Watch(f"47{i:08d}", self.port, self.book, FixClock(base, GT06_DEVICES + i), rng)
+                         for i in range(WATCH_DEVICES)]
+        trackers, watches = self.devices[:GT06_DEVICES], self.devices[GT06_DEVICES:]
+        self.sos_groups = {name: trackers[2 * n:2 * n + 2] + watches[n:n + 1] for n, name in enumerate(SOS_GROUPS)}
+        self.keep_sending = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+
+    def at(self) -> float:
+        return time.monotonic() - self.t0
+
+    def note(self, text: str) -> None:
+        line = f"t={self.at():6.1f}s {text}"
+        self.log.append(line)
+        print(line, flush=True)
+
+    def tails(self) -> str:
+        return "\n".join(stage.tail() for stage in self.stages)
+
+    def check_fleet(self) -> None:
+        for task in self.tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.check_fleet()
+            await asyncio.sleep(min(0.5, deadline - time.monotonic()))
+
+    async def start_stage(self, stage: Stage, timeout_s: float = 120) -> None:
+        await asyncio.to_thread(stage.start)
+        await asyncio.to_thread(stage.wait_healthy, timeout_s)
+
+    async def press_sos(self, group: str) -> None:
+        for device in self.sos_groups[group]:
+            device.sos_due.set()
+        self.note(f"SOS pressed on {', '.join(d.device_id for d in self.sos_groups[group])} ({group})")
+
+    async def acks_resume(self, after: float, fault: str) -> None:
+        """The listener acknowledges a frame within STALL_S of `after` (monotonic), or the test fails."""
+        deadline = after + STALL_S
+        while self.book.last_ack_at <= after:
+            self.check_fleet()
+            if time.monotonic() > deadline:
+                state = "running" if self.listener.alive() else f"exited ({self.listener.process.returncode})"
+                raise AssertionError(
+                    f"STALL: the listener acknowledged no frame for {STALL_S:.0f} s after {fault} "
+                    f"(listener {state}; the processor and the sink are not on the acknowledgement path). "
+                    f"Faults so far:\n" + "\n".join(self.log) + f"\n{self.listener.tail(40)}")
+            await asyncio.sleep(0.2)
+        self.note(f"acknowledgements again {self.book.last_ack_at - after:.1f} s after {fault}")
+
+    async def caught_up(self, stage: Stage, group: str, topics: list[str]) -> None:
+        deadline = time.monotonic() + CATCH_UP_S
+        lag = None
+        while time.monotonic() < deadline:
+            assert stage.alive(), f"the {stage.name} exited:\n{stage.tail(40)}"
+            try:
+                lag = await group_lag(self.broker.bootstrap, group, topics)
+            except Exception as exc:  # noqa: BLE001 - the broker may still be settling: ask again
+                lag = f"unknown ({exc!r})"
+            if lag == 0:
+                self.note(f"{stage.name} caught up (group {group})")
+                return
+            await asyncio.sleep(1.0)
+        raise AssertionError(f"STALL: the {stage.name} did not catch up within {CATCH_UP_S:.0f} s: group {group} "
+                             f"still has {lag} messages to go on {topics}. Faults:\n" + "\n".join(self.log)
+                             + f"\n{stage.tail(40)}")
+
+    # -- the faults ----------------------------------------------------------------------------
+    async def broker_outage(self) -> None:
+        await self.press_sos("broker down")
+        self.note("broker: stopping")
+        await asyncio.to_thread(self.broker.stop)
+        self.note("broker: stopped; down for 10 s")
+        await self.sleep(10)
+        await asyncio.to_thread(self.broker.start)
+        back = time.monotonic()
+        self.note("broker: started again")
+        await self.acks_resume(back, "the broker restart")
+
+    async def kill_and_restart(self, stage: Stage, group: str, down_s: float = 3.0) -> None:
+        await self.press_sos(group)
+        await asyncio.to_thread(stage.kill)
+        self.note(f"{stage.name}: SIGKILLed (pid {stage.process.pid}); down for {down_s:.0f} s")
+        await self.sleep(down_s)
+        await self.start_stage(stage)
+        back = time.monotonic()
+        self.note(f"{stage.name}: restarted (pid {stage.pid})")
+        await self.acks_resume(back, f"the {stage.name} restart")
+
+    async def clickhouse_outage(self, down_s: float = 10.0) -> None:
+        await self.press_sos("clickhouse down")
+        limit_file_writes(self.sink.pid, allowed=False)
+        self.note(f"clickhouse: the sink's file writes fail (RLIMIT_FSIZE 0) for {down_s:.0f} s")
+        seen_waiting = None
+        deadline = time.monotonic() + down_s
+        try:
+            while time.monotonic() < deadline:
+                status, body = await asyncio.to_thread(http_status, self.sink_health)
+                if status == 503 and '"waiting"' in body:
+                    seen_waiting = seen_waiting or body
+                await self.sleep(0.5)
+        finally:
+            limit_file_writes(self.sink.pid, allowed=True)
+        self.note(f"clickhouse: writes allowed again; the sink reported {seen_waiting}")
+        assert seen_waiting, (f"the sink never reported /health 503 'waiting' during the ClickHouse outage: the fault "
+                              f"did not take effect\n{self.sink.tail(40)}")
+        deadline = time.monotonic() + 60
+        while (await asyncio.to_thread(http_status, self.sink_health))[0] != 200:
+            assert time.monotonic() < deadline, f"the sink still waits 60 s after the outage ended:\n{self.sink.tail(40)}"
+            await self.sleep(0.5)
+        self.note("clickhouse: the sink is healthy again")
+
+    # -- the run -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        await asyncio.to_thread(self.topics.start)
+        assert await asyncio.to_thread(self.topics.process.wait, 120) == 0, self.topics.tail()
+        for stage in self.stages:
+            await self.start_stage(stage, timeout_s=180)
+        self.note("stages up; the fleet starts")
+        self.keep_sending.set()
+        stop_at = time.monotonic() + 600  # bounds every device, whatever happens
+        self.tasks = [asyncio.create_task(d.run(self.keep_sending, INTERVAL_S, stop_at), name=d.device_id)
+                      for d in self.devices]
+        try:
+            await self.sleep(8)
+            await self.press_sos("before faults")
+            await self.acks_resume(self.t0, "the start")
+            await self.sleep(7)
+            await self.broker_outage()
+            await self.sleep(5)
+            await self.kill_and_restart(self.processor, "processor down")
+            await self.sleep(5)
+            await self.kill_and_restart(self.sink, "sink down")
+            await self.sleep(5)
+            await self.kill_and_restart(self.listener, "listener down", down_s=2.0)
+            await self.sleep(5)
+            await self.clickhouse_outage()
+            await self.sleep(8)
+            self.keep_sending.clear()  # devices finish the frame in hand (acked or given up at stop_at)
+            self.note("the fleet stops sending new frames")
+            done, pending = await asyncio.wait(self.tasks, timeout=90)
+            assert not pending, f"{len(pending)} devices still had an unacknowledged frame 90 s after the end"
+            self.check_fleet()
+            self.note(f"the fleet is done: {self.book.acks} acknowledgements")
+            names = topic_names(PREFIX)
+            await self.caught_up(self.processor, PREFIX + "processor", [names.raw_frames])
+            await self.caught_up(self.sink, PREFIX + "sink",
+                                 [names.positions, names.alerts, names.telemetry, names.events, names.dead_letters])
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _check_stores(faults: Faults, rows: dict, sos_messages: list) -> tuple[list[str], list[str]]:
+    """Compare what the fleet sent with what ClickHouse and the SOS topic hold; the figures."""
+    book = faults.book
+    positions = {(device, int(ms)): count for device, ms, count in rows["positions"]}
+    missing = [key for key, sent in book.fixes.items() if sent.acked and positions.get(key, 0) == 0]
+    twice = {key: count for key, count in positions.items() if count > 1}
+    unexpected = [key for key in positions if key not in book.fixes]
+    never_sent = [key for key, sent in book.fixes.items() if sent.sends == 0 and key in positions]
+
+    opens = {}
+    for device, _ms, alarm, state, count in rows["alerts"]:
+        if alarm == "sos" and state == "open":
+            opens[device] = opens.get(device, 0) + int(count)
+    sos_topic = {}
+    for record in sos_messages:
+        if record.state == "open":
+            sos_topic.setdefault(record.device_id, []).append((record.frame_id, record.frame_index))
+    presses = book.sos_presses
+    sos_acked = sorted(d for d, (_ms, sent) in presses.items() if sent.acked)
+    # An acknowledged press opens exactly once; one never acknowledged may not have reached Kafka.
+    sos_wrong_topic = {d: sos_topic.get(d, []) for d, (_ms, sent) in presses.items()
+                       if len(sos_topic.get(d, [])) > 1 or (sent.acked and d not in sos_topic)}
+    sos_wrong_table = {d: opens.get(d, 0) for d in sos_acked if opens.get(d, 0) != 1}
+    sos_unexpected = sorted(set(sos_topic) - set(presses))
+
+    keepalive_rows = {}
+    stored_twice = {}
+    for device, steps, frame_id, count in rows["keepalives"]:
+        key = (device, int(steps))
+        keepalive_rows[key] = keepalive_rows.get(key, 0) + int(count)
+        if int(count) > 1:
+            stored_twice[frame_id] = int(count)
+    keepalive_missing = [k for k, sent in book.keepalives.items() if sent.acked and k not in keepalive_rows]
+    keepalive_over = {k: (n, book.keepalives[k].sends if k in book.keepalives else 0)
+                      for k, n in keepalive_rows.items() if n > (book.keepalives[k].sends if k in book.keepalives else 0)}
+
+    fix_kinds = {}
+    for sent in book.fixes.values():
+        kind = fix_kinds.setdefault(sent.kind, [0, 0, 0])
+        kind[0] += 1
+        kind[1] += sent.acked
+        kind[2] += sent.sends
+    resends = sum(max(0, s.sends - 1) for s in list(book.fixes.values()) + list(book.keepalives.values()))
+    figures = [
+        f"devices: {GT06_DEVICES} GT06 + {WATCH_DEVICES} watch; sends {book.sends} (resends {resends}), "
+        f"acknowledgements {book.acks}, reconnects {book.reconnects}",
+        *(f"  {kind}: {n} frames, {acked} acknowledged, {sends} sends" for kind, (n, acked, sends)
+          in sorted(fix_kinds.items())),
+        f"  keepalive: {len(book.keepalives)} frames, {sum(s.acked for s in book.keepalives.values())} acknowledged, "
+        f"{sum(s.sends for s in book.keepalives.values())} sends",
+        "faults:", *(f"  {line}" for line in faults.log),
+        f"positions FINAL: {sum(positions.values())} rows ({rows['positions_raw'][0][0]} before FINAL); "
+        f"acknowledged fixes missing {len(missing)}, duplicates {len(twice)}, unexpected {len(unexpected)}, "
+        f"never-sent present {len(never_sent)}",
+        f"SOS: {len(presses)} presses ({len(sos_acked)} acknowledged); open on the SOS topic: "
+        f"{sum(len(v) for v in sos_topic.values())} messages for {len(sos_topic)} devices; open in alerts FINAL: "
+        f"{sum(opens.values())}",
+        f"keep-alives in telemetry FINAL: {sum(keepalive_rows.values())} rows; acknowledged missing "
+        f"{len(keepalive_missing)}, more rows than sends {len(keepalive_over)}, frames stored twice {len(stored_twice)}",
+    ]
+    problems = []
+    if missing:
+        problems.append(f"acknowledged fixes missing from positions: {missing[:10]}")
+    if twice:
+        problems.append(f"fixes more than once in positions FINAL: {list(twice.items())[:10]}")
+    if unexpected or never_sent:
+        problems.append(f"positions nobody sent: {unexpected[:10]} {never_sent[:10]}")
+    if sos_wrong_topic:
+        problems.append(f"SOS presses not exactly once (open) on the SOS topic: {sos_wrong_topic}")
+    if sos_wrong_table:
+        problems.append(f"SOS presses not exactly once (open) in alerts FINAL: {sos_wrong_table}")
+    if sos_unexpected:
+        problems.append(f"SOS opens from devices that never pressed: {sos_unexpected}")
+    if keepalive_missing:
+        problems.append(f"acknowledged keep-alives missing from telemetry: {keepalive_missing[:10]}")
+    if keepalive_over or stored_twice:
+        problems.append(f"keep-alives stored more often than sent: {list(keepalive_over.items())[:10]}; "
+                        f"frames stored twice: {list(stored_twice.items())[:10]}")
+    return figures, problems
+
+
+async def test_acknowledged_frames_survive_every_fault_exactly_once(tmp_path, kafka_bootstrap):
+    # kafka_bootstrap: only so the broker's jars are fetched; this test runs its own broker.
+    broker = OwnBroker(tmp_path / "kafka")
+    await asyncio.to_thread(broker.start)
+    faults = Faults(tmp_path, broker)
+    started = time.monotonic()
+    try:
+        await faults.run()
+        sos_messages = [from_msgpack(v) for v in await read_whole_topic(broker.bootstrap, topic_names(PREFIX).sos)]
+    finally:
+        codes = {stage.name: await asyncio.to_thread(stage.terminate) for stage in faults.stages}
+        await asyncio.to_thread(broker.stop)
+    assert codes["sink"] == 0, f"the sink did not stop cleanly ({codes}):\n{faults.sink.tail(40)}"
+
+    rows = await asyncio.to_thread(query_clickhouse, faults.ch_dsn, {
+        "positions": "SELECT device_id, toUnixTimestamp64Milli(time), count() FROM trackwire.positions FINAL "
+                     "GROUP BY device_id, time",
+        "positions_raw": "SELECT count() FROM trackwire.positions",
+        "alerts": "SELECT device_id, toUnixTimestamp64Milli(time), alarm, state, count() FROM trackwire.alerts FINAL "
+                  "GROUP BY device_id, time, alarm, state",
+        "keepalives": "SELECT device_id, steps, frame_id, count() FROM trackwire.telemetry FINAL "
+                      "WHERE protocol = 'watch' AND steps IS NOT NULL GROUP BY device_id, steps, frame_id",
+    })
+    figures, problems = _check_stores(faults, rows, sos_messages)
+    figures.append(f"duration {time.monotonic() - started:.0f} s; stage exit codes {codes}")
+    report = "\n".join(["", "== issue 16 fault test ==", *figures])
+    print(report, file=sys.stdout, flush=True)
+    assert not problems, "\n".join(problems) + report
+    assert faults.book.acks > 1000, f"too few frames went through to prove anything{report}"
