@@ -137,11 +137,21 @@ class Stage:
                              f"{self.tail()}")
 
     def tail(self, lines: int = 25) -> str:
+        """Its last log lines, each distinct line once (a broker outage repeats the same few)."""
         try:
             text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return "(no log)"
-        return "\n".join(f"  [{self.name}] {line}" for line in text[-lines:])
+        seen: set[str] = set()
+        distinct = []
+        for line in reversed(text):
+            message = line.split('"msg":', 1)[-1]
+            if message not in seen:
+                seen.add(message)
+                distinct.append(line)
+            if len(distinct) == lines:
+                break
+        return "\n".join(f"  [{self.name}] {line}" for line in reversed(distinct))
 
 
 def limit_file_writes(pid: int, allowed: bool) -> None:
@@ -358,6 +368,17 @@ class Watch(Device):
 
 
 # -- read-outs -----------------------------------------------------------------------------------
+async def partitions_of(admin, topics: list[str]) -> list:
+    """Every partition of `topics` (each must exist and have some)."""
+    from aiokafka.structs import TopicPartition
+
+    found = []
+    for described in await admin.describe_topics(topics):
+        assert not described["error_code"] and described["partitions"], f"topic {described['topic']}: {described}"
+        found += [TopicPartition(described["topic"], p["partition"]) for p in described["partitions"]]
+    return found
+
+
 async def group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
     """Messages in `topics` that consumer group `group_id` has not committed yet."""
     from aiokafka import AIOKafkaConsumer
@@ -368,8 +389,8 @@ async def group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
     await admin.start()
     await consumer.start()
     try:
+        partitions = await partitions_of(admin, topics)
         committed = await admin.list_consumer_group_offsets(group_id)
-        partitions = [tp for topic in topics for tp in _partitions(consumer, topic)]
         ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
@@ -381,29 +402,27 @@ async def group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
     return lag
 
 
-def _partitions(consumer, topic: str):
-    from aiokafka.structs import TopicPartition
-
-    found = consumer.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, p) for p in sorted(found)]
-
-
 async def read_whole_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[bytes]:
     """Every message value on `topic`, from the start to its end offsets now."""
     from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        partitions = await partitions_of(admin, [topic])
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - learn the topic's partitions
-        partitions = _partitions(consumer, topic)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        for tp, begin in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, begin)
         values: list[bytes] = []
         deadline = time.monotonic() + timeout_s
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             assert time.monotonic() < deadline, f"could not read {topic} to its end within {timeout_s} s"
             for messages in (await consumer.getmany(timeout_ms=500)).values():
                 values += [m.value for m in messages]

@@ -143,13 +143,25 @@ class Faults:
         while self.book.last_ack_at <= after:
             self.check_fleet()
             if time.monotonic() > deadline:
-                state = "running" if self.listener.alive() else f"exited ({self.listener.process.returncode})"
-                raise AssertionError(
-                    f"STALL: the listener acknowledged no frame for {STALL_S:.0f} s after {fault} "
-                    f"(listener {state}; the processor and the sink are not on the acknowledgement path). "
-                    f"Faults so far:\n" + "\n".join(self.log) + f"\n{self.listener.tail(40)}")
+                raise AssertionError(await self.listener_stall(fault))
             await asyncio.sleep(0.2)
         self.note(f"acknowledgements again {self.book.last_ack_at - after:.1f} s after {fault}")
+
+    async def listener_stall(self, fault: str) -> str:
+        state = "running" if self.listener.alive() else f"exited ({self.listener.process.returncode})"
+        ready = await asyncio.to_thread(http_status, self.listener.health_url)
+        metrics = await asyncio.to_thread(http_status, self.listener.health_url.replace("/readyz", "/metrics"))
+        figures = [line for line in metrics[1].splitlines() if line.startswith((
+            "trackwire_listener_inflight", "trackwire_listener_frames_in_total", "trackwire_listener_frames_acked",
+            "trackwire_listener_frames_unacknowledged", "trackwire_listener_produce_errors_total",
+            "trackwire_listener_connections{"))]
+        known = " (the known stall of issue 16 / aiokafka #1018)" if "NotLeaderForPartitionError" in \
+            self.listener.tail(60) else ""
+        return (f"STALL: the listener acknowledged no frame for {STALL_S:.0f} s after {fault}{known}; listener "
+                f"{state}, /readyz {ready[0]} {ready[1][:200]}; the devices kept reconnecting and resending "
+                f"({self.book.reconnects} reconnects, {self.book.sends} sends). The processor and the sink are not "
+                f"on the acknowledgement path.\nListener metrics:\n  " + "\n  ".join(figures)
+                + "\nFaults so far:\n" + "\n".join(self.log) + f"\n{self.listener.tail(30)}")
 
     async def caught_up(self, stage: Stage, group: str, topics: list[str]) -> None:
         deadline = time.monotonic() + CATCH_UP_S
