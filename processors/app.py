@@ -111,12 +111,16 @@ class ProcessorApp:
         self.app.agent(self.raw_topic, name="decode")(self._decode_agent)
         self.app.timer(settings.tick_interval_s, name="deadlines")(self._deadlines_timer)
 
-    async def _send(self, outputs: list[Output]) -> None:
+    async def _send(self, outputs: list[Output], frame_ms: int | None = None) -> None:
         # Straight to the app's producer (already bytes): Faust's commit flushes this producer
         # before it commits the offsets, as for channel sends, without a channel's per-message work.
+        # A frame's outputs carry its reception time as their timestamp: the sink stores that as
+        # `time` of a record without a device time, so a frame processed again after a crash gives
+        # the same rows, which ClickHouse collapses (with the processing time it gave new ones).
         producer = self.app.producer
+        timestamp_s = frame_ms / 1000 if frame_ms is not None else None
         for out in outputs:
-            await producer.send(out.topic, out.key, out.value, None, None, None)
+            await producer.send(out.topic, out.key, out.value, None, timestamp_s, None)
 
     def _track(self, result: Result) -> None:
         if result.stateful and result.device_id is not None:
@@ -128,8 +132,8 @@ class ProcessorApp:
             message = event.message
             result = self.pipeline.process(event.key, event.value)
             self._track(result)
-            await self._send(result.outputs)
             frame_ms = result.received_ms if isinstance(result.received_ms, int) else int(message.timestamp * 1000)
+            await self._send(result.outputs, frame_ms)
             self.clock.observe(message.partition, message.offset, _highwater(consumer, message.tp), frame_ms)
 
     def _active_partitions(self) -> frozenset[int]:

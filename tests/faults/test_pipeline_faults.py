@@ -23,6 +23,8 @@ Afterwards, read from ClickHouse (`FINAL`) and from the SOS topic:
 - every acknowledged fix (GT06 0x12 and 0x16, watch AL) is in `positions` exactly once; a fix never
   acknowledged is there at most once; nothing else is there;
 - every SOS press has one `open` alert in `alerts` and exactly one `open` message on the SOS topic;
+- no record of a frame is stored twice in any table (one row per (frame_id, frame_index) in FINAL):
+  a frame processed again after a crash must give the very same rows;
 - every acknowledged watch keep-alive (LK, no device time: its step count is a counter) is in
   `telemetry` at least once and never more often than the watch sent it, and no frame is stored
   twice (rows per frame_id = 1); watch UD fixes (which the protocol never answers) at most once.
@@ -58,6 +60,7 @@ WATCH_DEVICES = 30
 INTERVAL_S = 1.0  # each device sends a frame about once a second
 STALL_S = 60.0  # no acknowledgement this long after a fault: the listener is stalled
 CATCH_UP_S = 150.0  # the processor and the sink must have consumed everything within this, each
+STORED_TABLES = ("positions", "alerts", "telemetry", "device_events")
 SOS_GROUPS = ("before faults", "broker down", "processor down", "sink down", "listener down", "clickhouse down")
 
 
@@ -327,7 +330,12 @@ def _check_stores(faults: Faults, rows: dict, sos_messages: list) -> tuple[list[
         f"keep-alives in telemetry FINAL: {sum(keepalive_rows.values())} rows; acknowledged missing "
         f"{len(keepalive_missing)}, more rows than sends {len(keepalive_over)}, frames stored twice {len(stored_twice)}",
     ]
-    problems = []
+    figures.append("rows in FINAL (as written): " + ", ".join(
+                       f"{t} {rows[f'rows_{t}'][0][0]} ({rows[f'written_{t}'][0][0]})" for t in STORED_TABLES)
+                   + "; (frame_id, frame_index) stored twice: "
+                   + ", ".join(f"{t} {len(rows[f'twice_{t}'])}" for t in STORED_TABLES))
+    problems = [f"{table}: records of one frame stored more than once (frame_id, frame_index, copies): "
+                f"{rows[f'twice_{table}']}" for table in STORED_TABLES if rows[f"twice_{table}"]]
     if missing:
         problems.append(f"acknowledged fixes missing from positions: {missing[:10]}")
     if twice:
@@ -353,6 +361,7 @@ async def test_acknowledged_frames_survive_every_fault_exactly_once(tmp_path, ka
     broker = OwnBroker(tmp_path / "kafka")
     await asyncio.to_thread(broker.start)
     faults = Faults(tmp_path, broker)
+    faults.note(f"stage logs in {tmp_path}")
     started = time.monotonic()
     try:
         await faults.run()
@@ -370,6 +379,11 @@ async def test_acknowledged_frames_survive_every_fault_exactly_once(tmp_path, ka
                   "GROUP BY device_id, time, alarm, state",
         "keepalives": "SELECT device_id, steps, frame_id, count() FROM trackwire.telemetry FINAL "
                       "WHERE protocol = 'watch' AND steps IS NOT NULL GROUP BY device_id, steps, frame_id",
+        **{f"twice_{table}": f"SELECT frame_id, frame_index, count() AS copies FROM trackwire.{table} FINAL "
+                             "GROUP BY frame_id, frame_index HAVING copies > 1 LIMIT 10"
+           for table in STORED_TABLES},
+        **{f"rows_{table}": f"SELECT count() FROM trackwire.{table} FINAL" for table in STORED_TABLES},
+        **{f"written_{table}": f"SELECT count() FROM trackwire.{table}" for table in STORED_TABLES},
     })
     figures, problems = _check_stores(faults, rows, sos_messages)
     figures.append(f"duration {time.monotonic() - started:.0f} s; stage exit codes {codes}")
