@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from protocols import gt06
 from simulator import frames as F
 
 REPO = Path(__file__).resolve().parents[2]
@@ -332,8 +333,6 @@ class Gt06Tracker(Device):
         sent = self.book.fixes[(self.device_id, _ms(fix.time))] = Sent("sos" if sos else "fix")
         if sos:
             self.book.sos_presses[self.device_id] = (_ms(fix.time), sent)
-        from protocols import gt06
-
         expected = gt06.build_packet(protocol, b"", serial)
         await self.deliver(frame, expected, sent, _read_gt06_reply, stop_at)
 
