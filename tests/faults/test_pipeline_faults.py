@@ -109,6 +109,8 @@ class Faults:
         trackers, watches = self.devices[:GT06_DEVICES], self.devices[GT06_DEVICES:]
         self.sos_groups = {name: trackers[2 * n:2 * n + 2] + watches[n:n + 1] for n, name in enumerate(SOS_GROUPS)}
         self.keep_sending = asyncio.Event()
+        self.fault_on = False  # a fault that stops acknowledgements (broker, listener) is on
+        self.quiet_from = 0.0  # monotonic: acknowledgements are due again from here
         self.tasks: list[asyncio.Task] = []
 
     def at(self) -> float:
@@ -128,9 +130,14 @@ class Faults:
                 raise task.exception()
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep while watching the fleet: a device's error, or no acknowledgement for STALL_S while
+        no fault that stops acknowledgements is on, ends the test."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.check_fleet()
+            quiet_s = time.monotonic() - max(self.book.last_ack_at, self.quiet_from)
+            if not self.fault_on and self.keep_sending.is_set() and quiet_s > STALL_S:
+                raise AssertionError(await self.listener_stall("the last fault, with no fault on since"))
             await asyncio.sleep(min(0.5, deadline - time.monotonic()))
 
     async def start_stage(self, stage: Stage, timeout_s: float = 120) -> None:
@@ -144,6 +151,7 @@ class Faults:
 
     async def acks_resume(self, after: float, fault: str) -> None:
         """The listener acknowledges a frame within STALL_S of `after` (monotonic), or the test fails."""
+        self.fault_on, self.quiet_from = False, after
         deadline = after + STALL_S
         while self.book.last_ack_at <= after:
             self.check_fleet()
@@ -198,6 +206,7 @@ class Faults:
     # -- the faults ----------------------------------------------------------------------------
     async def broker_outage(self) -> None:
         await self.press_sos("broker down")
+        self.fault_on = True
         self.note("broker: stopping")
         await asyncio.to_thread(self.broker.stop)
         self.note("broker: stopped; down for 10 s")
@@ -209,6 +218,7 @@ class Faults:
 
     async def kill_and_restart(self, stage: Stage, group: str, down_s: float = 3.0) -> None:
         await self.press_sos(group)
+        self.fault_on = stage is self.listener
         await asyncio.to_thread(stage.kill)
         self.note(f"{stage.name}: SIGKILLed (pid {stage.process.pid}); down for {down_s:.0f} s")
         await self.sleep(down_s)
@@ -248,6 +258,7 @@ class Faults:
             await self.start_stage(stage, timeout_s=180)
         self.note("stages up; the fleet starts")
         self.keep_sending.set()
+        self.quiet_from = time.monotonic()
         stop_at = time.monotonic() + 600  # bounds every device, whatever happens
         self.tasks = [asyncio.create_task(d.run(self.keep_sending, INTERVAL_S, stop_at), name=d.device_id)
                       for d in self.devices]
@@ -268,8 +279,12 @@ class Faults:
             await self.sleep(8)
             self.keep_sending.clear()  # devices finish the frame in hand (acked or given up at stop_at)
             self.note("the fleet stops sending new frames")
-            done, pending = await asyncio.wait(self.tasks, timeout=90)
-            assert not pending, f"{len(pending)} devices still had an unacknowledged frame 90 s after the end"
+            drain_end = time.monotonic() + 90
+            while not all(task.done() for task in self.tasks):
+                assert time.monotonic() < drain_end, (
+                    f"{sum(not t.done() for t in self.tasks)} devices still had an unacknowledged frame 90 s "
+                    f"after the end:\n{await self.listener_stall('the end')}")
+                await asyncio.sleep(0.5)
             self.check_fleet()
             self.note(f"the fleet is done: {self.book.acks} acknowledgements")
             names = topic_names(PREFIX)
