@@ -94,7 +94,7 @@ class Stage:
             log.flush()
             self.process = subprocess.Popen([sys.executable, "-m", "trackwire.cli", *self.args], env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.env.get("TRACKWIRE_FAULTS_CWD"))
+                                            cwd=self.log_path.parent)  # what a stage writes stays there
 
     @property
     def pid(self) -> int:

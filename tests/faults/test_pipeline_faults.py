@@ -79,8 +79,7 @@ class Faults:
         self.ch_dsn = f"chdb://{tmp_path / 'clickhouse'}"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-               "TRACKWIRE_TOPIC_PREFIX": PREFIX, "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_LOG_LEVEL": "INFO",
-               "TRACKWIRE_FAULTS_CWD": str(tmp_path)}
+               "TRACKWIRE_TOPIC_PREFIX": PREFIX, "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_LOG_LEVEL": "INFO"}
         self.topics = Stage("topics", ["topics"], env, tmp_path)
         self.listener = Stage("listener", ["listen"], {
             **env, "TRACKWIRE_LISTENER_HOST": "127.0.0.1", "TRACKWIRE_LISTENER_PORT": str(self.port),
