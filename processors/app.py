@@ -141,14 +141,17 @@ class ProcessorApp:
         metrics.OPEN_SOS.set_function(lambda: len(self._open_sos))
         metrics.LAG.set_function(lambda: self._lag)
 
-    async def _send(self, outputs: list[Output]) -> None:
+    async def _send(self, outputs: list[tuple[Output, float | None]]) -> None:
         # Straight to the app's producer (already bytes): Faust's commit flushes this producer
         # before it commits the offsets, as for channel sends, without a channel's per-message work.
         # Awaiting `send` only waits while the producer's batches are full (backpressure); the
         # acknowledgements are not awaited one by one.
+        # Each output carries its frame's reception time as its timestamp: the sink stores that as
+        # `time` of a record without a device time, so a frame processed again after a crash gives
+        # the same rows, which ClickHouse collapses (with the processing time it gave new ones).
         producer = self.app.producer
-        for out in outputs:
-            await producer.send(out.topic, out.key, out.value, None, None, None)
+        for out, timestamp_s in outputs:
+            await producer.send(out.topic, out.key, out.value, None, timestamp_s, None)
 
     async def _write_states(self) -> None:
         """The pending device states into the table: the store, and one changelog message each.
@@ -191,7 +194,7 @@ class ProcessorApp:
     async def _process_batch(self, events: list) -> None:
         """Process, send, write state; the batch is acknowledged when this returns."""
         consumer = self.app.consumer
-        outputs: list[Output] = []
+        outputs: list[tuple[Output, float | None]] = []
         protocols: Counter[str] = Counter()
         for event in events:
             message = event.message
@@ -199,8 +202,8 @@ class ProcessorApp:
             self._track(result)
             protocols[result.protocol or "unknown"] += 1
             metrics.count_outputs(result)
-            outputs += result.outputs
             frame_ms = result.received_ms if isinstance(result.received_ms, int) else int(message.timestamp * 1000)
+            outputs += [(out, frame_ms / 1000) for out in result.outputs]
             self.clock.observe(message.partition, message.offset, _highwater(consumer, message.tp), frame_ms)
             self._next_offset[message.partition] = message.offset + 1
         # Outputs before state: a crash between the two re-processes the frames from the old state.
@@ -287,7 +290,7 @@ class ProcessorApp:
             result = self.pipeline.tick(device_id, self.clock.now(partition, wall_ms))
             self._track(result)
             metrics.count_outputs(result)
-            await self._send(result.outputs)
+            await self._send([(out, None) for out in result.outputs])  # derived now: their own time
             await self._write_states()
 
 

@@ -39,6 +39,7 @@ if os.environ.get("CI"):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kafka: needs a real Kafka broker (uses the kafka_bootstrap fixture)")
+    config.addinivalue_line("markers", "slow: takes minutes (the end-to-end fault test); CI runs it")
 
 
 def _kafka_sh(*args: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -246,3 +246,31 @@ async def test_catching_up_after_an_outage_raises_no_false_offline(kafka_bootstr
     last = backlog[-1]
     assert [(r["alarm"], r["state"], r["first_time"], r["frame_id"]) for _, r in got[topics.alerts]] == [
         ("offline", "open", iso(last.received_at_ms), last.frame_id)]
+
+
+async def test_outputs_carry_their_frames_reception_time_so_a_frame_processed_again_gives_the_same_rows(
+        kafka_bootstrap, kafka_prefix, workers):
+    # The sink stores a record without a device time (this keep-alive's heartbeat and step count) at
+    # its message's timestamp: the processing time would make a frame processed again after a crash
+    # a second row (the fault test of issue 16 found exactly that); the reception time does not.
+    from aiokafka import AIOKafkaConsumer
+
+    topics = OutputTopics.from_prefix(kafka_prefix)
+    workers(1)
+    received_ms = int(time.time() * 1000) - 60_000  # a minute ago: unmistakably not the processing time
+    frame = envelope(WATCH.LK_FULL, device_id="4700186508", protocol="watch", frame_id="w-1",
+                     received_at_ms=received_ms)
+    consumer = AIOKafkaConsumer(topics.events, topics.telemetry, bootstrap_servers=kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await publish(kafka_bootstrap, topics.raw_frames, [frame])
+        stamps: dict[str, list[int]] = {}
+        deadline = time.monotonic() + 30
+        while len(stamps) < 2:
+            assert time.monotonic() < deadline, f"no heartbeat event and step count within 30 s: {stamps}"
+            for tp, messages in (await consumer.getmany(timeout_ms=200)).items():
+                stamps.setdefault(tp.topic, []).extend(m.timestamp for m in messages)
+    finally:
+        await consumer.stop()
+    assert stamps == {topics.events: [received_ms], topics.telemetry: [received_ms]}
