@@ -255,7 +255,7 @@ async def test_outputs_carry_their_frames_reception_time_so_a_frame_processed_ag
     # a second row (the fault test of issue 16 found exactly that); the reception time does not.
     from aiokafka import AIOKafkaConsumer
 
-    topics = OutputTopics.from_prefix(kafka_prefix)
+    topics = topic_names(kafka_prefix)
     workers(1)
     received_ms = int(time.time() * 1000) - 60_000  # a minute ago: unmistakably not the processing time
     frame = envelope(WATCH.LK_FULL, device_id="4700186508", protocol="watch", frame_id="w-1",
