@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from protocols.gt06 import build_packet, open_packet
 from processors import resends
 from processors.pipeline import FrameProcessor
 from processors.settings import ProcessorSettings
@@ -11,7 +10,7 @@ from processors.state import DeviceState
 from schemas.records import from_msgpack, to_json_dict
 from schemas.topics import topic_names
 
-from sample_frames import BASE_MS, envelope, expected, load
+from sample_frames import BASE_MS, envelope, expected, gt06_renumbered as renumbered, load
 
 GT06 = load("frames_gt06")
 WATCH = load("frames_watch")
@@ -34,12 +33,6 @@ def run(processor: FrameProcessor, env) -> dict[str, list]:
     for o in processor.process(env.device_id.encode(), env.to_msgpack()).outputs:
         out.setdefault(o.topic, []).append(to_json_dict(from_msgpack(o.value)))
     return out
-
-
-def renumbered(frame: bytes, serial: int) -> bytes:
-    """Constructed per the Concox JM-VL03 document: the same packet with another serial (new CRC)."""
-    packet = open_packet(frame)
-    return build_packet(packet.protocol, packet.content, serial, packet.long)
 
 
 def test_a_resent_heartbeat_is_one_event():
