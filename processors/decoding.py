@@ -35,6 +35,7 @@ class DecodedFrame:
     error: str | None = None  # set when the frame could not be decoded
     bug: bool = False  # the error is a codec bug, not bad device input (protocols.base.guarded_decode)
     redetected: bool = False
+    sequence: int | None = None  # the frame's own number, when its protocol has one (Decoded.sequence)
 
 
 # RawFrame fields that may be None, which RawFrame.to_msgpack leaves out of the map.
@@ -108,6 +109,7 @@ def decode_envelope(envelope: RawFrame, codecs: tuple[Codec, ...] = CODECS,
             log.error("codec bug decoding frame %s: %s", envelope.frame_id, decoded.error)
         return out
     out.records = number_records(decoded.records, out.device_id, envelope.frame_id)
+    out.sequence = decoded.sequence
     return out
 
 

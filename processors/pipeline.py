@@ -15,7 +15,9 @@ opened episode are new records (dataclasses.replace). Topic names come from sche
 Nothing is dropped silently: an unreadable envelope, a frame no codec can decode, a codec that
 raises, a record with an impossible fix, and a bug of ours all become dead letters carrying the
 original envelope and the reason. The only records not published one by one are SOS/fall repeats
-within an episode, which are counted into the episode's closing alert (processors.rules).
+within an episode, which are counted into the episode's closing alert (processors.rules), and the
+records without a device time of a frame the device resent (same sequence number and bytes,
+processors.resends), which were published with the first copy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from processors import resends
 from processors.decoding import check_fix, decode_envelope, read_envelope, strip_fix
 from processors.rules import FrameContext, Rules, begin_episode
 from processors.settings import ProcessorSettings, ThresholdBook
@@ -89,6 +92,9 @@ class Counters:
     dead_letters: int = 0
     repeats_folded: int = 0  # SOS/fall repeats counted into an open episode
     stateless: int = 0  # frames whose Kafka key is not their device id: decoded without state
+    resends: int = 0  # frames a device sent again (same sequence number and bytes, processors.resends)
+    duplicates: int = 0  # records of resent frames not published again (those without a device time)
+    renumbered: int = 0  # numbered frames showing the device's numbering started again
     bugs: int = 0
 
 
@@ -157,6 +163,8 @@ class FrameProcessor:
             state = self.load(frame.device_id) or DeviceState(frame.device_id)
             # Derived records are numbered after all of the codec's records, published or not.
             ctx = FrameContext(envelope.frame_id, envelope.received_at_ms, frame.protocol, frame.decoded_count)
+            if decoded.sequence is not None:
+                records = self._unless_resent(state, envelope, decoded.sequence, records)
             published = self._stateful(state, ctx, records)
         else:
             if frame.device_id is not None:
@@ -186,6 +194,22 @@ class FrameProcessor:
                     continue
                 record = strip_fix(record, received, self.max_future)
             kept.append(record)
+        return kept
+
+    def _unless_resent(self, state: DeviceState, envelope: RawFrame, sequence: int,
+                       records: list[Record]) -> list[Record]:
+        """The records to go on with. A device's resend of a numbered frame (processors.resends)
+        loses its records without a device time: the first copy's are already out. Records with a
+        device time go on; the sink collapses them (same time and content, same dedup_id)."""
+        verdict = resends.check(state.recent_frames, sequence, envelope.data, envelope.frame_id,
+                                envelope.received_at_ms)
+        if verdict is resends.Verdict.RENUMBERED:
+            self.counters.renumbered += 1
+        if verdict is not resends.Verdict.RESEND:
+            return records
+        self.counters.resends += 1
+        kept = [record for record in records if record.time is not None]
+        self.counters.duplicates += len(records) - len(kept)
         return kept
 
     def _stateful(self, state: DeviceState, ctx: FrameContext, records: list[Record]) -> list[Record]:

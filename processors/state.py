@@ -59,6 +59,9 @@ class DeviceState:
     battery_ms: int | None = None
     health: dict[str, list] = field(default_factory=dict)  # HEALTH_FIELDS name -> [value, received ms]
     open: dict[str, Episode] = field(default_factory=dict)  # alarm code -> open episode
+    # The latest numbered frames, to recognise a resend (processors.resends). Added in STATE_VERSION
+    # 1 without a version change: a state written before it loads with an empty list.
+    recent_frames: list[list] = field(default_factory=list)
 
     def take_index(self) -> int:
         """The next free record index in `last_frame_id` (for records raised outside a frame)."""
@@ -80,6 +83,7 @@ class DeviceState:
             "battery_ms": self.battery_ms,
             "health": self.health,
             "open": {code: ep.to_list() for code, ep in self.open.items()},
+            "recent_frames": self.recent_frames,
         }
         return msgpack.packb(body, use_bin_type=True)
 

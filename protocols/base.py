@@ -105,6 +105,10 @@ class Decoded:
     bug: bool = False  # error came from a codec bug, not from the device (see guarded_decode)
     close: bool = False  # close the connection once the reply is written (e.g. HTTP `Connection: close`)
     rejected: bool = False  # the frame is refused as data (e.g. not authenticated); `error` says why
+    # The frame's own serial number as the protocol defines it (GT06 serial, JT/T 808 message
+    # serial), None when the protocol has none. A device resending a frame after a lost ack sends
+    # it with the same number, so processors can tell a resend from a new frame with equal bytes.
+    sequence: int | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +122,7 @@ class Identified:
     bug: bool = False
     close: bool = False
     rejected: bool = False
+    sequence: int | None = None  # as Decoded.sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +196,7 @@ def guarded_decode(codec: Codec, frame: bytes, session: Session, now: datetime) 
 def identified_from(decoded: Decoded) -> Identified:
     return Identified(device_id=decoded.device_id, reply=decoded.reply, message_type=decoded.message_type,
                       error=decoded.error, bug=decoded.bug, close=decoded.close,
-                      rejected=decoded.rejected)
+                      rejected=decoded.rejected, sequence=decoded.sequence)
 
 
 def guarded_identify(codec: Codec, frame: bytes, session: Session, now: datetime) -> Identified:

@@ -605,23 +605,24 @@ def _handle(frame: bytes, session: Session, now: datetime, build: bool) -> Decod
     device_id = message.device_id
     route = ROUTES.get(message.msg_id)
     if route is None:
-        return Decoded(device_id=device_id, message_type=message.name, reply=general_response(message, RESULT_UNSUPPORTED),
+        return Decoded(sequence=message.serial, device_id=device_id, message_type=message.name,
+                       reply=general_response(message, RESULT_UNSUPPORTED),
                        error=f"unsupported JT/T 808 message {message.name}")
     if message.attributes & ENCRYPTION_MASK or message.packet is not None:
         kind = "an encrypted" if message.attributes & ENCRYPTION_MASK else "a sub-packaged"
-        return Decoded(device_id=device_id, message_type=route.name,
+        return Decoded(sequence=message.serial, device_id=device_id, message_type=route.name,
                        reply=general_response(message, RESULT_UNSUPPORTED) if route.general_response else None,
                        error=f"{kind} JT/T 808 {message.name} is not supported")
     jt_session = _jt808_session(session)
     if route.needs_auth and not jt_session.is_authenticated(device_id):
-        return Decoded(device_id=device_id, message_type=route.name, rejected=True,
+        return Decoded(sequence=message.serial, device_id=device_id, message_type=route.name, rejected=True,
                        reply=general_response(message, RESULT_FAILURE) if route.general_response else None,
                        error=f"not authenticated: {route.name} ({message.name}) from terminal {device_id} "
                              f"before a successful authentication (0x0102)")
     try:
         outcome = route.handler(Context(message, jt_session, now, build))
     except Malformed as exc:
-        return Decoded(device_id=device_id, message_type=route.name,
+        return Decoded(sequence=message.serial, device_id=device_id, message_type=route.name,
                        reply=general_response(message, RESULT_MESSAGE_ERROR) if route.general_response else None,
                        error=f"{exc} [{hex_preview(frame)}]")
     if jt_session is not session:
@@ -629,7 +630,8 @@ def _handle(frame: bytes, session: Session, now: datetime, build: bool) -> Decod
     reply = outcome.reply
     if reply is None and route.general_response:
         reply = general_response(message, outcome.result)
-    return Decoded(records=outcome.records, reply=reply, device_id=device_id, message_type=route.name,
+    return Decoded(sequence=message.serial, records=outcome.records, reply=reply, device_id=device_id,
+                   message_type=route.name,
                    error=outcome.error, rejected=outcome.rejected)
 
 
@@ -641,7 +643,7 @@ def identify(frame: bytes, session: Session, now: datetime) -> Identified:
     """Device id, reply and refusal without building records; the same checks as decode."""
     d = _handle(frame, session, now, build=False)
     return Identified(device_id=d.device_id, reply=d.reply, message_type=d.message_type, error=d.error,
-                      rejected=d.rejected)
+                      rejected=d.rejected, sequence=d.sequence)
 
 
 # --------------------------------------------------------------------------------------------

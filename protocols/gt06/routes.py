@@ -219,10 +219,11 @@ def decode(frame: bytes, session: Session, now: datetime) -> Decoded:
     try:
         route = route_of(packet)
     except Unsupported as exc:
-        return Decoded(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc))
+        return Decoded(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc),
+                       sequence=packet.serial)
     records = route.decoder(Context(packet, session, now))
     return Decoded(records=records, reply=route.reply(packet, now), device_id=session.device_id,
-                   message_type=route.message_type_of(packet))
+                   message_type=route.message_type_of(packet), sequence=packet.serial)
 
 
 def identify(frame: bytes, session: Session, now: datetime) -> Identified:
@@ -233,8 +234,9 @@ def identify(frame: bytes, session: Session, now: datetime) -> Identified:
     try:
         route = route_of(packet)
     except Unsupported as exc:
-        return Identified(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc))
+        return Identified(reply=exc.reply, device_id=session.device_id, message_type=exc.message_type, error=str(exc),
+                          sequence=packet.serial)
     if packet.protocol == 0x01:
         session.device_id = read_login_imei(packet)
     return Identified(device_id=session.device_id, reply=route.reply(packet, now),
-                      message_type=route.message_type_of(packet))
+                      message_type=route.message_type_of(packet), sequence=packet.serial)

@@ -81,3 +81,12 @@ def heart(device_id: str, bpm: int) -> bytes:
     """A watch heart-rate message (the layout of frames_watch.HEART) for `device_id`."""
     body = b"heart,%d" % bpm
     return b"[3G*%s*%04X*" % (device_id.encode(), len(body)) + body + b"]"
+
+
+def gt06_renumbered(frame: bytes, serial: int) -> bytes:
+    """Constructed per the Concox JM-VL03 document: a real GT06 packet with another serial (and so
+    another CRC): the device's next frame with the same content, not a resend of this one."""
+    from protocols.gt06 import build_packet, open_packet
+
+    packet = open_packet(frame)
+    return build_packet(packet.protocol, packet.content, serial, packet.long)

@@ -15,7 +15,7 @@ from schemas.topics import topic_names
 from schemas.envelopes import RawFrame
 
 from harness import Outputs, Worker, by_frame, last_partitions, publish, publish_raw
-from sample_frames import envelope, expected, heart, iso, load
+from sample_frames import envelope, expected, gt06_renumbered, heart, iso, load
 
 pytestmark = pytest.mark.kafka
 
@@ -120,7 +120,9 @@ async def test_sos_burst_is_one_alert_health_alert_clears_and_silence_raises_off
     watch_id, gotop_id, gt06_id, health_id = "8809008845", "860264050778076", "864717003283581", "8800000015"
     watch_sos = [env(clock, WATCH.AL_SOS, watch_id, "watch", f"w-{n}") for n in range(5)]
     gotop_sos = [env(clock, gotop(GOTOP.TRACCAR_CMD_KEY), gotop_id, "gotop", f"g-{n}") for n in range(3)]
-    gt06_sos = [env(clock, GT06.TRACCAR_LBS_ALARM_SOS, gt06_id, "gt06", f"t-{n}") for n in range(2)]
+    # The device's next SOS frame has the next serial (the same bytes again would be a resend).
+    gt06_sos = [env(clock, frame, gt06_id, "gt06", f"t-{n}") for n, frame in enumerate(
+        [GT06.TRACCAR_LBS_ALARM_SOS, gt06_renumbered(GT06.TRACCAR_LBS_ALARM_SOS, 0x0009)])]
     high = env(clock, heart(health_id, 150), health_id, "watch", "h-1")
     normal = env(clock, heart(health_id, 80), health_id, "watch", "h-2")
     sent_at = time.time()

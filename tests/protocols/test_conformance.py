@@ -259,6 +259,7 @@ def test_identify_agrees_with_decode(frames, label, frame):
     assert identified.device_id == decoded.device_id
     assert identified.reply == decoded.reply
     assert identified.close == decoded.close
+    assert identified.sequence == decoded.sequence  # the processors' resend check relies on it
     if identified.message_type is not None:
         assert identified.message_type == decoded.message_type
 

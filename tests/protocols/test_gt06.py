@@ -637,6 +637,25 @@ def test_identify_agrees_with_decode(name: str) -> None:
     assert s.device_id == case.device_id
 
 
+@pytest.mark.parametrize("name", CASES)
+def test_sequence_is_the_frames_serial_number(name: str) -> None:
+    """`sequence` is the serial the frame carries (the 2 bytes before the CRC), from decode and
+    identify alike; the 365GPS frames carry none."""
+    case = CASES[name]
+    frame = SAMPLES[name]
+    expected = None if name in UNFRAMED_365 else int.from_bytes(frame[-6:-4], "big")
+    decoded = decode(frame, session(None if case.device_id != DEV else DEV))
+    identified = guarded_identify(CODEC, frame, session(None if case.device_id != DEV else DEV), NOW)
+    assert decoded.sequence == identified.sequence == expected
+
+
+def test_sequence_literally() -> None:
+    # DOC heartbeat: 78 78 0A 13 | 40 04 04 00 01 | serial 000F | CRC DCEE | 0D 0A
+    assert decode(F.DOC_HEARTBEAT).sequence == 0x000F
+    assert decode(F.TRACCAR_STATUS).sequence == 0x01BA  # ... 44 06 04 00 02 | serial 01BA | CRC AF54
+    assert decode(F.TRACCAR_365_HEARTBEAT).sequence is None
+
+
 @pytest.mark.parametrize("name", [*UNSUPPORTED, *BAD_CRC])
 def test_identify_agrees_on_frames_that_do_not_decode(name: str) -> None:
     decoded, identified = decode(SAMPLES[name]), guarded_identify(CODEC, SAMPLES[name], session(), NOW)

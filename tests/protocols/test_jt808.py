@@ -227,6 +227,16 @@ def test_identify_agrees_with_decode(name: str) -> None:
         (decoded.device_id, decoded.reply, decoded.message_type, decoded.error, decoded.rejected)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sequence_is_the_message_serial(name: str) -> None:
+    """`sequence` is the header's message serial (read here independently of the codec)."""
+    frame = CASES[name].frame
+    raw = frame[1:-1].replace(b"\x7d\x02", b"\x7e").replace(b"\x7d\x01", b"\x7d")
+    serial = raw[15:17] if int.from_bytes(raw[2:4], "big") & 0x4000 else raw[10:12]
+    identified = guarded_identify(CODEC, frame, authenticated_session(), NOW)
+    assert decode(frame).sequence == identified.sequence == int.from_bytes(serial, "big")
+
+
 def test_records_survive_the_wire_format() -> None:
     for case in CASES.values():
         for record in decode(case.frame).records:
