@@ -1,16 +1,18 @@
 """Rows per second one sink worker inserts into the embedded ClickHouse engine (chdb).
 
-    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 10000] [--data-dir DIR]
+    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 10000] [--fetch-records 5000] [--data-dir DIR]
 
 Three figures, each over the same mix of records (2/3 positions with cells and Wi-Fi, 1/3 health
 readings, from 1,000 devices):
 
 1. mapping:  Kafka message bytes -> ClickHouse row (decode, validate, dedup hash), in process;
 2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka;
-3. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
-             from its start until ClickHouse holds every row (commits included).
+3. raw:      a plain aiokafka consumer reading the same topics (same messages, same run) and doing
+             nothing with them: the ceiling one Python consumer sets, the sink's baseline;
+4. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
+             from its start until ClickHouse holds every row (commits included), and its ratio to (3).
 
-(3) needs a Kafka broker: KAFKA_BOOTSTRAP_SERVERS, or 127.0.0.1:9092 (`bash deploy/local/kafka.sh start`).
+(3) and (4) need a Kafka broker: KAFKA_BOOTSTRAP_SERVERS, or 127.0.0.1:9092 (`bash deploy/local/kafka.sh start`).
 The benchmark's topics (prefix bench-<random>.) are deleted at the end; the chdb directory is a
 temporary one unless --data-dir is given.
 """
@@ -86,7 +88,29 @@ def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> floa
         client.close()
 
 
-async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, partitions: int) -> float | None:
+async def bench_raw_consumer(bootstrap: str, topic_names: list[str], expected: int, fetch_records: int) -> float:
+    """Messages/s of a bare aiokafka consumer over the sink's topics: getmany, count, nothing else."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(*topic_names, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < expected:
+            if time.perf_counter() - started > 300:
+                raise RuntimeError(f"the raw consumer read {seen:,} of {expected:,} messages within 5 minutes")
+            batches = await consumer.getmany(timeout_ms=500, max_records=fetch_records)
+            seen += sum(len(messages) for messages in batches.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, partitions: int,
+                     fetch_records: int) -> tuple[float, float] | None:
+    """(raw consumer messages/s, sink rows/s) over the same messages in one run; None without Kafka."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -113,10 +137,13 @@ async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, p
         finally:
             await producer.stop()
         print(f"(produced {len(records):,} records to Kafka in {time.perf_counter() - started:.1f} s)")
+        names = [spec.full_name(prefix) for spec in SINK_TOPICS]
+        raw = await bench_raw_consumer(bootstrap, names, len(records), fetch_records)
 
         database = f"bench_sink_{uuid.uuid4().hex[:6]}"
         settings = SinkSettings(clickhouse_url=f"{dsn}?database={database}", group_id=f"{prefix}sink", http_port=None,
-                                batch_max_rows=batch_rows, batch_max_seconds=1.0, ttl_days=0)
+                                batch_max_rows=batch_rows, batch_max_seconds=1.0, ttl_days=0,
+                                fetch_max_records=fetch_records)
         sink = Sink(settings, kafka)
         await sink.start()  # topics, migration, group join
         before = _written()
@@ -129,7 +156,7 @@ async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, p
             elapsed = time.perf_counter() - started
         finally:
             await sink.stop()
-        return len(records) / elapsed
+        return raw, len(records) / elapsed
     finally:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -147,6 +174,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-rows", type=int, default=10_000, help="the sink's batch_max_rows (its default)")
+    parser.add_argument("--fetch-records", type=int, default=5_000,
+                        help="the sink's fetch_max_records (its default), also the raw consumer's max_records")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (the project default)")
     parser.add_argument("--data-dir", default=None, help="chdb data directory (default: a temporary one)")
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
@@ -164,9 +193,13 @@ def main() -> None:
         print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s")
         rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows)
         print(f"insert   rows -> chdb, no Kafka (one thread):    {rate:>10,.0f} rows/s")
-        rate = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions))
-        if rate is not None:
-            print(f"sink     Kafka -> chdb, one worker, end to end:  {rate:>10,.0f} rows/s")
+        rates = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions,
+                                       args.fetch_records))
+        if rates is not None:
+            raw, rate = rates
+            print(f"raw      aiokafka consumer, no work (baseline):  {raw:>10,.0f} messages/s")
+            print(f"sink     Kafka -> chdb, one worker, end to end:  {rate:>10,.0f} rows/s "
+                  f"({rate / raw:.2f} x the raw consumer)")
 
 
 if __name__ == "__main__":
