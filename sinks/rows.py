@@ -114,6 +114,12 @@ def _fields(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
     return names, required
 
 
+def _field_problem(what: str, keys: Any, allowed: frozenset[str], required: frozenset[str]) -> str:
+    unknown, missing = sorted(map(str, keys - allowed)), sorted(required - keys)
+    return "; ".join(([f"{what} has unknown fields {unknown}"] if unknown else [])
+                     + ([f"{what} lacks required fields {missing}"] if missing else []))
+
+
 def _nested_reader(column: str) -> Callable[[Any], list[tuple]]:
     """Items of a nested list (cells, wifi, ble) -> tuples in their dataclass's field order, checked
     as the dataclass would be built (required fields, no unknown ones) and range-checked."""
@@ -129,8 +135,7 @@ def _nested_reader(column: str) -> Callable[[Any], list[tuple]]:
         for item in items:
             keys = item.keys()
             if not required <= keys or not keys <= allowed:
-                raise TypeError(f"{cls.__name__} item with fields {sorted(item)}: needs {sorted(required)}, "
-                                f"takes {list(names)}")
+                raise TypeError(_field_problem(f"{cls.__name__} item", keys, allowed, required))
             values = tuple(map(item.get, names))
             for i, what, bounds in checks:
                 value = values[i]
@@ -208,8 +213,7 @@ def row_for_wire(wire: dict[str, Any], source: Source | None = None) -> tuple[st
     mapping = MAPPINGS[wire["type"]]
     keys = wire.keys()
     if not keys <= mapping.allowed or not mapping.required <= keys:
-        raise TypeError(f"{mapping.record.__name__} with fields {sorted(keys - {'type', 'v'})}: needs "
-                        f"{sorted(mapping.required)}, takes only {sorted(mapping.allowed - {'type', 'v'})}")
+        raise TypeError(_field_problem(mapping.record.__name__, keys, mapping.allowed, mapping.required))
     text = wire.get("time")
     if text is not None:
         time, from_device = parse_time(text), True
