@@ -6,7 +6,8 @@ Three figures, each over the same mix of records (2/3 positions with cells and W
 readings, from 1,000 devices):
 
 1. mapping:  Kafka message bytes -> ClickHouse row (decode, validate, dedup hash), in process;
-2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka;
+2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka: as rows,
+             and pivoted to columns (`column_oriented=True`, what the sink does);
 3. raw:      a plain aiokafka consumer reading the same topics (same messages, same run) and doing
              nothing with them: the ceiling one Python consumer sets, the sink's baseline;
 4. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
@@ -37,7 +38,7 @@ from schemas.records import Cell, Position, Telemetry, Wifi, to_msgpack  # noqa:
 from schemas.topics import RECORD_TOPICS  # noqa: E402
 from sinks import metrics  # noqa: E402
 from sinks.batching import Batch  # noqa: E402
-from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, row_for_message  # noqa: E402
+from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, columns_for_rows, row_for_message  # noqa: E402
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
@@ -60,13 +61,15 @@ def make_records(n: int, devices: int = 1000) -> list:
     return out
 
 
-def bench_mapping(payloads: list[bytes]) -> tuple[float, list]:
-    started = time.perf_counter()
+def bench_mapping(payloads: list[bytes]) -> tuple[float, float, list]:
+    """(rows/s, rows per CPU-second, the mapped rows): CPU time too, as the machine may be shared."""
+    started, cpu = time.perf_counter(), time.process_time()
     mapped = [row_for_message(p, Source("t", 0, i, 0), dead_letters=False) for i, p in enumerate(payloads)]
-    return len(payloads) / (time.perf_counter() - started), mapped
+    return len(payloads) / (time.perf_counter() - started), len(payloads) / (time.process_time() - cpu), mapped
 
 
-def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> float:
+def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int, column_oriented: bool) -> float:
+    """Rows/s of inserting the mapped rows in batches: as rows, or pivoted to columns as the sink does."""
     import clickhouse_connect
 
     client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
@@ -78,8 +81,10 @@ def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> floa
             for i, (table, row, _) in enumerate(mapped[first:first + batch_rows]):
                 batch.add(table, row, 0, first + i, 0.0)
             for table, entry in batch.tables.items():
-                client.insert(table, entry.rows, column_names=COLUMN_NAMES[table], column_type_names=COLUMN_TYPES[table],
-                              database=database, settings={"insert_deduplication_token": batch.token(table)})
+                data = columns_for_rows(table, entry.rows) if column_oriented else entry.rows
+                client.insert(table, data, column_names=COLUMN_NAMES[table], column_type_names=COLUMN_TYPES[table],
+                              database=database, settings={"insert_deduplication_token": batch.token(table)},
+                              column_oriented=column_oriented)
         elapsed = time.perf_counter() - started
         stored = sum(client.query(f"SELECT count() FROM {database}.{t}").result_rows[0][0] for t in (ch.POSITIONS, ch.TELEMETRY))
         assert stored == len(mapped), (stored, len(mapped))
@@ -189,10 +194,12 @@ def main() -> None:
         payloads = [to_msgpack(r) for r in records]
         print(f"{args.records:,} records ({sum(map(len, payloads)) / len(payloads):.0f} bytes each on Kafka), "
               f"batches of {args.batch_rows:,} rows, chdb at {data_dir}, {os.cpu_count()} CPUs")
-        rate, mapped = bench_mapping(payloads)
-        print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s")
-        rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows)
-        print(f"insert   rows -> chdb, no Kafka (one thread):    {rate:>10,.0f} rows/s")
+        rate, cpu_rate, mapped = bench_mapping(payloads)
+        print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)")
+        for column_oriented in (False, True):
+            rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows, column_oriented)
+            how = "columns (the sink)" if column_oriented else "rows             "
+            print(f"insert   {how} -> chdb, no Kafka:     {rate:>10,.0f} rows/s")
         rates = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions,
                                        args.fetch_records))
         if rates is not None:
