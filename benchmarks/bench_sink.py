@@ -7,7 +7,7 @@ readings, from 1,000 devices):
 
 1. mapping:  Kafka message bytes -> ClickHouse row (decode, validate, dedup hash), in process;
 2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka: as rows,
-             and pivoted to columns (`column_oriented=True`, what the sink does);
+             and pivoted to columns (`column_oriented=True`; measured costlier, so the sink sends rows);
 3. raw:      a plain aiokafka consumer reading the same topics (same messages, same run) and doing
              nothing with them: the ceiling one Python consumer sets, the sink's baseline;
 4. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
@@ -198,7 +198,7 @@ def main() -> None:
         print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)")
         for column_oriented in (False, True):
             rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows, column_oriented)
-            how = "columns (the sink)" if column_oriented else "rows             "
+            how = "columns          " if column_oriented else "rows (the sink)  "
             print(f"insert   {how} -> chdb, no Kafka:     {rate:>10,.0f} rows/s")
         rates = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions,
                                        args.fetch_records))

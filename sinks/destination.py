@@ -2,10 +2,9 @@
 
 `prepare` turns each Kafka record into its table row as it is read, straight from the decoded
 msgpack map (a record that cannot be read becomes a dead-letter row, counted and logged); `deliver`
-turns each table's rows of the batch into columns and inserts them column-oriented, with a
-deduplication token built from the rows' dedup ids in order (sinks/batching.py), so a retried
-insert that had landed after all is dropped by ClickHouse; `retriable` is the writer's
-classification of ClickHouse errors (sinks/writer.py).
+inserts each table's rows of the batch with a deduplication token built from the rows' dedup ids
+in order (sinks/batching.py), so a retried insert that had landed after all is dropped by
+ClickHouse; `retriable` is the writer's classification of ClickHouse errors (sinks/writer.py).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from common.delivery import PendingBatch
 from schemas import topics
 from sinks import metrics
 from sinks.batching import Batch
-from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, columns_for_rows, row_for_message
+from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, row_for_message
 from sinks.writer import ClickHouseWriter, WriteError
 
 log = logging.getLogger("sinks.service")
@@ -44,10 +43,9 @@ class ClickHouseDestination:
             for table, row in items:
                 tables.add(table, row, tp, 0, 0.0)
         for table, entry in tables.tables.items():
-            # Columns, not rows: clickhouse-connect writes Native format column by column anyway, and
-            # pivoting here (zip, in C) is cheaper than its own pivot in Python (benchmarks/bench_sink.py).
-            await self.writer.insert(table, columns_for_rows(table, entry.rows), COLUMN_NAMES[table],
-                                     COLUMN_TYPES[table], tables.token(table), column_oriented=True)
+            # Rows, not columns: pivoting them here (rows.columns_for_rows) for column_oriented=True cost
+            # more CPU per row on chdb than clickhouse-connect's own pivot (benchmarks/bench_sink.py).
+            await self.writer.insert(table, entry.rows, COLUMN_NAMES[table], COLUMN_TYPES[table], tables.token(table))
         for table, entry in tables.tables.items():
             metrics.ROWS_WRITTEN.labels(table).inc(len(entry.rows))
 

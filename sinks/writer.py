@@ -111,14 +111,12 @@ class ClickHouseWriter:
     async def migrate(self, ttl_days: int) -> list[str]:
         return await self._call(self._guarded("migrate", lambda client: migrate(client, self.database, ttl_days)))
 
-    async def insert(self, table: str, data: list[Any], column_names: list[str], column_types: list[str],
-                     token: str, *, column_oriented: bool = False) -> None:
-        """`data`: rows, or with `column_oriented` one list per column (what the sink sends: clickhouse-connect
-        then skips pivoting the rows itself)."""
+    async def insert(self, table: str, rows: list[list[Any]], column_names: list[str], column_types: list[str],
+                     token: str) -> None:
         settings = {"insert_deduplicate": 1, "insert_deduplication_token": token}
         await self._call(self._guarded(f"insert into {table}", lambda client: client.insert(
-            table, data, column_names=column_names, column_type_names=column_types,
-            database=self.database, settings=settings, column_oriented=column_oriented,
+            table, rows, column_names=column_names, column_type_names=column_types,
+            database=self.database, settings=settings,
         )))
 
     async def query(self, sql: str, **kwargs: Any) -> Any:
