@@ -63,12 +63,6 @@ class Source:
     key: bytes | None = None
 
 
-def _checked(name: str, value: Any, bounds: tuple[int, int]) -> Any:
-    if value is not None and not bounds[0] <= value <= bounds[1]:
-        raise RowError(f"{name}={value!r} is outside {bounds[0]}..{bounds[1]}")
-    return value
-
-
 def _hash(*parts: Any) -> int:
     packed = msgpack.packb(parts, use_bin_type=True)
     return int.from_bytes(hashlib.blake2b(packed, digest_size=8).digest(), "little")
@@ -173,10 +167,13 @@ class _TableMapping:
 def _mapping(cls: type, table: str) -> _TableMapping:
     names, required = _fields(cls)
     columns = COLUMN_NAMES[table]
-    assert tuple(columns[:len(_HEAD_COLUMNS)]) == _HEAD_COLUMNS, f"{table}: the head columns moved"
+    # Checked at import, so a schema change that the mapping does not follow fails every test at once.
+    if tuple(columns[:len(_HEAD_COLUMNS)]) != _HEAD_COLUMNS:
+        raise RuntimeError(f"{table}: the head columns are not {_HEAD_COLUMNS}")
     tail = tuple(columns[len(_HEAD_COLUMNS):])
     missing = set(names) - set(columns)
-    assert not missing, f"{cls.__name__} fields without a column in {table}: {missing}"
+    if missing:
+        raise RuntimeError(f"{cls.__name__} fields without a column in {table}: {sorted(missing)}")
     return _TableMapping(
         table=table, record=cls, tail=tail, allowed=frozenset(names) | {"type", "v"}, required=required,
         convert=tuple((i, name, _ABSENT.get(name), _CONVERT[name]) for i, name in enumerate(tail) if name in _CONVERT),

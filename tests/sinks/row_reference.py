@@ -13,7 +13,7 @@ from typing import Any
 
 from schemas import clickhouse as ch
 from schemas.records import Alert, Event, Position, Record, Telemetry, to_dict
-from sinks.rows import I16, U16, U32, U64, RowError, Source, _hash, _time_of
+from sinks.rows import I16, U16, U32, U64, RowError, Source, _hash, _time_of  # the hash itself is shared
 
 _INT_RANGES = {
     "satellites": (0, 255), "battery_pct": (0, 255), "rssi": I16, "steps": U32, "heart_rate_bpm": U16,
