@@ -1,18 +1,31 @@
 """Rows per second one sink worker inserts into the embedded ClickHouse engine (chdb).
 
-    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 10000] [--data-dir DIR]
+    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 10000] [--fetch-records 5000] [--data-dir DIR]
 
 Three figures, each over the same mix of records (2/3 positions with cells and Wi-Fi, 1/3 health
 readings, from 1,000 devices):
 
 1. mapping:  Kafka message bytes -> ClickHouse row (decode, validate, dedup hash), in process;
-2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka;
-3. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
-             from its start until ClickHouse holds every row (commits included).
+2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka: as rows,
+             and pivoted to columns (`column_oriented=True`; measured costlier, so the sink sends rows);
+3. raw:      a plain aiokafka consumer reading the same topics (same messages, same run) and doing
+             nothing with them: the ceiling one Python consumer sets, the sink's baseline;
+4. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
+             from its start until ClickHouse holds every row (commits included), and its ratio to (3).
 
-(3) needs a Kafka broker: KAFKA_BOOTSTRAP_SERVERS, or 127.0.0.1:9092 (`bash deploy/local/kafka.sh start`).
+(3) and (4) need a Kafka broker: KAFKA_BOOTSTRAP_SERVERS, or 127.0.0.1:9092 (`bash deploy/local/kafka.sh start`).
 The benchmark's topics (prefix bench-<random>.) are deleted at the end; the chdb directory is a
 temporary one unless --data-dir is given.
+
+What it showed (2026-12, the shared 2-core machine at load 8-18, so wall-clock figures swing 2-4x;
+the per-CPU-second figure is the steadier one). cProfile of the former mapping: from_dict and the
+Record build ~26 % of it, the dedup hash ~31 % (dict comprehension, msgpack, blake2b), the rest
+msgpack decoding and per-field range checks; of an insert: chdb's engine ~50-60 %, clickhouse-connect
+writing the Array(Tuple) columns (cells, wifi) ~20 %. Mapping straight from the msgpack map (no
+Record) gained ~10-25 % per CPU-second; pivoting rows to columns for `column_oriented=True` cost
+more CPU than clickhouse-connect's own row path (so the sink sends rows); batches of 50,000 rows
+instead of 10,000 cut the insert's CPU per row by ~30 %. The sink stays far below the raw consumer:
+it maps on the event loop and waits for each insert before it reads on.
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from schemas.records import Cell, Position, Telemetry, Wifi, to_msgpack  # noqa:
 from schemas.topics import RECORD_TOPICS  # noqa: E402
 from sinks import metrics  # noqa: E402
 from sinks.batching import Batch  # noqa: E402
-from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, row_for_message  # noqa: E402
+from sinks.rows import COLUMN_NAMES, COLUMN_TYPES, DEDUP_INDEX, Source, columns_for_rows, row_for_message  # noqa: E402
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
@@ -58,13 +71,15 @@ def make_records(n: int, devices: int = 1000) -> list:
     return out
 
 
-def bench_mapping(payloads: list[bytes]) -> tuple[float, list]:
-    started = time.perf_counter()
+def bench_mapping(payloads: list[bytes]) -> tuple[float, float, list]:
+    """(rows/s, rows per CPU-second, the mapped rows): CPU time too, as the machine may be shared."""
+    started, cpu = time.perf_counter(), time.process_time()
     mapped = [row_for_message(p, Source("t", 0, i, 0), dead_letters=False) for i, p in enumerate(payloads)]
-    return len(payloads) / (time.perf_counter() - started), mapped
+    return len(payloads) / (time.perf_counter() - started), len(payloads) / (time.process_time() - cpu), mapped
 
 
-def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> float:
+def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int, column_oriented: bool) -> float:
+    """Rows/s of inserting the mapped rows in batches: as rows, or pivoted to columns as the sink does."""
     import clickhouse_connect
 
     client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
@@ -76,8 +91,10 @@ def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> floa
             for i, (table, row, _) in enumerate(mapped[first:first + batch_rows]):
                 batch.add(table, row, 0, first + i, 0.0)
             for table, entry in batch.tables.items():
-                client.insert(table, entry.rows, column_names=COLUMN_NAMES[table], column_type_names=COLUMN_TYPES[table],
-                              database=database, settings={"insert_deduplication_token": batch.token(table)})
+                data = columns_for_rows(table, entry.rows) if column_oriented else entry.rows
+                client.insert(table, data, column_names=COLUMN_NAMES[table], column_type_names=COLUMN_TYPES[table],
+                              database=database, settings={"insert_deduplication_token": batch.token(table)},
+                              column_oriented=column_oriented)
         elapsed = time.perf_counter() - started
         stored = sum(client.query(f"SELECT count() FROM {database}.{t}").result_rows[0][0] for t in (ch.POSITIONS, ch.TELEMETRY))
         assert stored == len(mapped), (stored, len(mapped))
@@ -86,7 +103,29 @@ def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int) -> floa
         client.close()
 
 
-async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, partitions: int) -> float | None:
+async def bench_raw_consumer(bootstrap: str, topic_names: list[str], expected: int, fetch_records: int) -> float:
+    """Messages/s of a bare aiokafka consumer over the sink's topics: getmany, count, nothing else."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(*topic_names, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < expected:
+            if time.perf_counter() - started > 300:
+                raise RuntimeError(f"the raw consumer read {seen:,} of {expected:,} messages within 5 minutes")
+            batches = await consumer.getmany(timeout_ms=500, max_records=fetch_records)
+            seen += sum(len(messages) for messages in batches.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, partitions: int,
+                     fetch_records: int) -> tuple[float, float] | None:
+    """(raw consumer messages/s, sink rows/s) over the same messages in one run; None without Kafka."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -113,10 +152,13 @@ async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, p
         finally:
             await producer.stop()
         print(f"(produced {len(records):,} records to Kafka in {time.perf_counter() - started:.1f} s)")
+        names = [spec.full_name(prefix) for spec in SINK_TOPICS]
+        raw = await bench_raw_consumer(bootstrap, names, len(records), fetch_records)
 
         database = f"bench_sink_{uuid.uuid4().hex[:6]}"
         settings = SinkSettings(clickhouse_url=f"{dsn}?database={database}", group_id=f"{prefix}sink", http_port=None,
-                                batch_max_rows=batch_rows, batch_max_seconds=1.0, ttl_days=0)
+                                batch_max_rows=batch_rows, batch_max_seconds=1.0, ttl_days=0,
+                                fetch_max_records=fetch_records)
         sink = Sink(settings, kafka)
         await sink.start()  # topics, migration, group join
         before = _written()
@@ -129,7 +171,7 @@ async def bench_sink(bootstrap: str, dsn: str, records: list, batch_rows: int, p
             elapsed = time.perf_counter() - started
         finally:
             await sink.stop()
-        return len(records) / elapsed
+        return raw, len(records) / elapsed
     finally:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -147,6 +189,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-rows", type=int, default=10_000, help="the sink's batch_max_rows (its default)")
+    parser.add_argument("--fetch-records", type=int, default=5_000,
+                        help="the sink's fetch_max_records (its default), also the raw consumer's max_records")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (the project default)")
     parser.add_argument("--data-dir", default=None, help="chdb data directory (default: a temporary one)")
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
@@ -160,13 +204,19 @@ def main() -> None:
         payloads = [to_msgpack(r) for r in records]
         print(f"{args.records:,} records ({sum(map(len, payloads)) / len(payloads):.0f} bytes each on Kafka), "
               f"batches of {args.batch_rows:,} rows, chdb at {data_dir}, {os.cpu_count()} CPUs")
-        rate, mapped = bench_mapping(payloads)
-        print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s")
-        rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows)
-        print(f"insert   rows -> chdb, no Kafka (one thread):    {rate:>10,.0f} rows/s")
-        rate = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions))
-        if rate is not None:
-            print(f"sink     Kafka -> chdb, one worker, end to end:  {rate:>10,.0f} rows/s")
+        rate, cpu_rate, mapped = bench_mapping(payloads)
+        print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)")
+        for column_oriented in (False, True):
+            rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows, column_oriented)
+            how = "columns          " if column_oriented else "rows (the sink)  "
+            print(f"insert   {how} -> chdb, no Kafka:     {rate:>10,.0f} rows/s")
+        rates = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions,
+                                       args.fetch_records))
+        if rates is not None:
+            raw, rate = rates
+            print(f"raw      aiokafka consumer, no work (baseline):  {raw:>10,.0f} messages/s")
+            print(f"sink     Kafka -> chdb, one worker, end to end:  {rate:>10,.0f} rows/s "
+                  f"({rate / raw:.2f} x the raw consumer)")
 
 
 if __name__ == "__main__":

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime, timezone
-from operator import attrgetter
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import msgpack
 
 from schemas import clickhouse as ch
 from schemas.alarms import Alarm
 from schemas.envelopes import DeadLetter
-from schemas.records import SCHEMA_VERSION, Alert, Ble, Cell, Event, Position, Record, Telemetry, Wifi, from_dict, to_dict
+from schemas.records import SCHEMA_VERSION, Alert, Ble, Cell, Event, Position, Record, Telemetry, Wifi, parse_time, to_dict
 
 SINK_STAGE = "sink"
 
@@ -40,10 +39,6 @@ COLUMN_TYPES: dict[str, list[str]] = {table: [kind for _, kind in cols] for tabl
 DEDUP_INDEX: dict[str, int] = {table: names.index("dedup_id") for table, names in COLUMN_NAMES.items()}
 
 _NOT_CONTENT = frozenset({"frame_id", "frame_index", "v"})  # the frame it came in, the schema version
-_FIX_SCALARS = ("valid", "lat", "lon", "altitude_m", "speed_kmh", "course_deg", "satellites", "hdop",
-                "battery_pct", "rssi", "steps")
-_TELEMETRY_SCALARS = ("heart_rate_bpm", "spo2_pct", "bp_systolic_mmhg", "bp_diastolic_mmhg", "body_temp_c",
-                      "steps", "battery_pct", "battery_v", "rssi")
 
 U8, U16, U32, U64, I16 = (0, 2**8 - 1), (0, 2**16 - 1), (0, 2**32 - 1), (0, 2**64 - 1), (-(2**15), 2**15 - 1)
 # Integer columns and their ranges: a value outside is a bad record, not something to wrap around.
@@ -68,102 +63,202 @@ class Source:
     key: bytes | None = None
 
 
-def _checked(name: str, value: Any, bounds: tuple[int, int]) -> Any:
-    if value is not None and not bounds[0] <= value <= bounds[1]:
-        raise RowError(f"{name}={value!r} is outside {bounds[0]}..{bounds[1]}")
-    return value
-
-
-def _scalar(record: Record, name: str) -> Any:
-    value = getattr(record, name)
-    bounds = _INT_RANGES.get(name)
-    return value if bounds is None else _checked(name, value, bounds)
-
-
-class _Scalars:
-    """Reads named fields of a record in one go (attrgetter) and range-checks the integer ones."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self._get = attrgetter(*names)
-        self._checks = [(i, name, _INT_RANGES[name]) for i, name in enumerate(names) if name in _INT_RANGES]
-
-    def __call__(self, record: Record) -> list[Any]:
-        values = self._get(record)
-        for i, name, bounds in self._checks:
-            if values[i] is not None:
-                _checked(name, values[i], bounds)
-        return list(values)
-
-
-_fix_scalars = _Scalars(_FIX_SCALARS)
-_telemetry_scalars = _Scalars(_TELEMETRY_SCALARS)
-
-
 def _hash(*parts: Any) -> int:
     packed = msgpack.packb(parts, use_bin_type=True)
     return int.from_bytes(hashlib.blake2b(packed, digest_size=8).digest(), "little")
+
+
+# -- the mapping: a record's wire map (its msgpack map, to_dict's form) -> its table row ----------------
+# One mapping for both ways in: a Kafka message is mapped from its decoded map without building a
+# Record (the profile blamed from_dict and the Record for a third of the sink's time), and a Record
+# goes through to_dict first. Each table's readers are generated from its columns (schemas/clickhouse
+# COLUMNS) and the record's dataclass fields, so a new column or field cannot be forgotten here.
+
+_NESTED = {"cells": Cell, "wifi": Wifi, "ble": Ble}
+_NESTED_PREFIX = {"cells": "cell", "wifi": "wifi", "ble": "ble"}
+_NESTED_RANGES = {"cells": {"mcc": U16, "mnc": U16, "lac": U32, "cid": U64, "rssi": I16},
+                  "wifi": {"rssi": I16}, "ble": {"rssi": I16}}
+_ALARM_VALUES = frozenset(a.value for a in Alarm)
+_TIME_COLUMNS = ("first_time", "last_time")  # `time` itself is a head column
+_HEAD_COLUMNS = ("device_id", "time", "time_from_device", "dedup_id", "protocol")
+
+
+def _alarm(value: Any) -> str:
+    if value not in _ALARM_VALUES:
+        raise ValueError(f"{value!r} is not a valid Alarm")
+    return value
+
+
+def _alarms(values: Any) -> list[str]:
+    return [_alarm(a) for a in values]
+
+
+def _details(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else parse_time(value)
+
+
+def _fields(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(field names in order, the required ones: no default)."""
+    names = tuple(f.name for f in fields(cls))
+    required = frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    return names, required
+
+
+def _field_problem(what: str, keys: Any, allowed: frozenset[str], required: frozenset[str]) -> str:
+    unknown, missing = sorted(map(str, keys - allowed)), sorted(required - keys)
+    return "; ".join(([f"{what} has unknown fields {unknown}"] if unknown else [])
+                     + ([f"{what} lacks required fields {missing}"] if missing else []))
+
+
+def _nested_reader(column: str) -> Callable[[Any], list[tuple]]:
+    """Items of a nested list (cells, wifi, ble) -> tuples in their dataclass's field order, checked
+    as the dataclass would be built (required fields, no unknown ones) and range-checked."""
+    cls = _NESTED[column]
+    names, required = _fields(cls)
+    allowed = frozenset(names)
+    prefix = _NESTED_PREFIX[column]
+    checks = [(i, f"{prefix}.{name}", _NESTED_RANGES[column][name]) for i, name in enumerate(names)
+              if name in _NESTED_RANGES[column]]
+
+    def read(items: Any) -> list[tuple]:
+        out = []
+        for item in items:
+            keys = item.keys()
+            if not required <= keys or not keys <= allowed:
+                raise TypeError(_field_problem(f"{cls.__name__} item", keys, allowed, required))
+            values = tuple(map(item.get, names))
+            for i, what, bounds in checks:
+                value = values[i]
+                if value is not None and not bounds[0] <= value <= bounds[1]:
+                    raise RowError(f"{what}={value!r} is outside {bounds[0]}..{bounds[1]}")
+            out.append(values)
+        return out
+    return read
+
+
+# Columns whose wire value needs more than a range check, by column name.
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    **{name: _nested_reader(name) for name in _NESTED},
+    "alarms": _alarms, "alarm": _alarm, "details": _details,
+    **{name: _optional_time for name in _TIME_COLUMNS},
+}
+# Defaults of absent wire values (to_dict omits None and empty lists/dicts).
+_ABSENT = {"cells": (), "wifi": (), "ble": (), "alarms": (), "details": {}}
+
+
+@dataclass(frozen=True, slots=True)
+class _TableMapping:
+    """How one record type's wire map becomes a row of its table."""
+
+    table: str
+    record: type
+    tail: tuple[str, ...]  # the columns after the head, in COLUMN_NAMES order
+    allowed: frozenset[str]  # wire keys a record of this type may have
+    required: frozenset[str]
+    # (index in tail, name, value when the wire omits it, conversion): every column but a plain scalar
+    convert: tuple[tuple[int, str, Any, Callable[[Any], Any]], ...]
+    checks: tuple[tuple[int, str, tuple[int, int]], ...]  # (index in tail, name, integer range)
+
+
+def _mapping(cls: type, table: str) -> _TableMapping:
+    names, required = _fields(cls)
+    columns = COLUMN_NAMES[table]
+    # Checked at import, so a schema change that the mapping does not follow fails every test at once.
+    if tuple(columns[:len(_HEAD_COLUMNS)]) != _HEAD_COLUMNS:
+        raise RuntimeError(f"{table}: the head columns are not {_HEAD_COLUMNS}")
+    tail = tuple(columns[len(_HEAD_COLUMNS):])
+    missing = set(names) - set(columns)
+    if missing:
+        raise RuntimeError(f"{cls.__name__} fields without a column in {table}: {sorted(missing)}")
+    return _TableMapping(
+        table=table, record=cls, tail=tail, allowed=frozenset(names) | {"type", "v"}, required=required,
+        convert=tuple((i, name, _ABSENT.get(name), _CONVERT[name]) for i, name in enumerate(tail) if name in _CONVERT),
+        checks=tuple((i, name, _INT_RANGES[name]) for i, name in enumerate(tail) if name in _INT_RANGES),
+    )
+
+
+MAPPINGS: dict[str, _TableMapping] = {cls.type: _mapping(cls, table) for cls, table in TABLE_OF.items()}
+
+
+def _content_hash(wire: dict[str, Any], source: Source | None) -> int:
+    # The content is the wire map without its frame coordinates and version, in the wire's (to_dict's)
+    # field order: no sorting needed. A copy and three pops beat a dict comprehension per record.
+    content = dict(wire)
+    for name in _NOT_CONTENT:
+        content.pop(name, None)
+    if wire.get("time") is not None:
+        return _hash(content)
+    frame_id = wire.get("frame_id")
+    if frame_id is not None:
+        return _hash(content, "frame", frame_id, wire.get("frame_index"))
+    if source is None:
+        return _hash(content)
+    return _hash(content, "kafka", source.topic, source.partition, source.offset)
+
+
+def row_for_wire(wire: dict[str, Any], source: Source | None = None) -> tuple[str, list[Any]]:
+    """(table, row) for a record's wire map, the row's values in COLUMN_NAMES[table] order.
+
+    Raises RowError (a value its column cannot hold) or another exception for a map that is no
+    record (an unknown type, unknown or missing fields, an unknown alarm, a bad time).
+    """
+    mapping = MAPPINGS[wire["type"]]
+    keys = wire.keys()
+    if not keys <= mapping.allowed or not mapping.required <= keys:
+        raise TypeError(_field_problem(mapping.record.__name__, keys, mapping.allowed, mapping.required))
+    text = wire.get("time")
+    if text is not None:
+        time, from_device = parse_time(text), True
+    elif source is not None:
+        time, from_device = _time_of(source.timestamp_ms), False
+    else:
+        raise RowError("record has no time and no Kafka timestamp to stand in for it")
+    tail = list(map(wire.get, mapping.tail))
+    for i, name, absent, convert in mapping.convert:
+        tail[i] = convert(wire.get(name, absent))
+    for i, name, bounds in mapping.checks:
+        value = tail[i]
+        if value is not None and not bounds[0] <= value <= bounds[1]:
+            raise RowError(f"{name}={value!r} is outside {bounds[0]}..{bounds[1]}")
+    head = [wire.get("device_id") or "", time, from_device, _content_hash(wire, source), wire["protocol"]]
+    return mapping.table, head + tail
 
 
 def dedup_id(record: Record, source: Source | None = None, wire: dict[str, Any] | None = None) -> int:
     """The record's de-duplication hash (see the module docstring).
 
     `wire`: the record's decoded msgpack map, when at hand; it is `to_dict(record)` plus `v`, so the
-    hash is the same either way, and the sink saves building the dict a second time.
+    hash is the same either way.
     """
-    body = to_dict(record) if wire is None else wire
-    # Field order is the record's (to_dict's, and so the wire's): no sorting needed.
-    content = {k: v for k, v in body.items() if k not in _NOT_CONTENT}
-    if record.time is not None:
-        return _hash(content)
-    if record.frame_id is not None:
-        return _hash(content, "frame", record.frame_id, record.frame_index)
-    if source is None:
-        return _hash(content)
-    return _hash(content, "kafka", source.topic, source.partition, source.offset)
+    return _content_hash(to_dict(record) if wire is None else wire, source)
 
 
 def _time_of(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def _head(record: Record, source: Source | None, wire: dict[str, Any] | None) -> list[Any]:
-    if record.time is not None:
-        time, from_device = record.time, True
-    elif source is not None:
-        time, from_device = _time_of(source.timestamp_ms), False
-    else:
-        raise RowError("record has no time and no Kafka timestamp to stand in for it")
-    return [record.device_id or "", time, from_device, dedup_id(record, source, wire), record.protocol]
+def row_for_record(record: Record, source: Source | None = None) -> tuple[str, list[Any]]:
+    """(table, row) with the row's values in COLUMN_NAMES[table] order. Raises RowError.
+
+    The same mapping as a Kafka message's (row_for_wire), over the record's wire form."""
+    if type(record) not in TABLE_OF:
+        raise RowError(f"not a record: {type(record).__name__}")
+    return row_for_wire(to_dict(record), source)
 
 
-def _fix(record: Position | Alert) -> list[Any]:
-    cells = [(_checked("cell.mcc", c.mcc, U16), _checked("cell.mnc", c.mnc, U16), _checked("cell.lac", c.lac, U32),
-              _checked("cell.cid", c.cid, U64), _checked("cell.rssi", c.rssi, I16)) for c in record.cells]
-    wifi = [(w.mac, _checked("wifi.rssi", w.rssi, I16), w.ssid) for w in record.wifi]
-    ble = [(b.mac, _checked("ble.rssi", b.rssi, I16)) for b in record.ble]
-    return _fix_scalars(record) + [cells, wifi, ble, [a.value for a in record.alarms]]
+def columns_for_rows(table: str, rows: list[list[Any]]) -> list[Sequence[Any]]:
+    """A table's rows turned into its columns (COLUMN_NAMES[table] order), for a column-oriented insert.
 
-
-def _frame(record: Record) -> list[Any]:
-    return [record.frame_id, _checked("frame_index", record.frame_index, U32)]
-
-
-def row_for_record(record: Record, source: Source | None = None, wire: dict[str, Any] | None = None
-                   ) -> tuple[str, list[Any]]:
-    """(table, row) with the row's values in COLUMN_NAMES[table] order. Raises RowError."""
-    head = _head(record, source, wire)
-    if isinstance(record, Alert):
-        episode = [record.state, _scalar(record, "repeat_count"), record.first_time, record.last_time]
-        return ch.ALERTS, head + [record.alarm.value] + _fix(record) + episode + _frame(record)
-    if isinstance(record, Position):
-        return ch.POSITIONS, head + _fix(record) + _frame(record)
-    if isinstance(record, Telemetry):
-        return ch.TELEMETRY, head + _telemetry_scalars(record) + _frame(record)
-    if isinstance(record, Event):
-        details = json.dumps(record.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        rest = [record.event, _scalar(record, "battery_pct"), _scalar(record, "rssi"), record.text, details]
-        return ch.EVENTS, head + rest + _frame(record)
-    raise RowError(f"not a record: {type(record).__name__}")
+    The sink inserts rows: on chdb this pivot plus `column_oriented=True` measured more CPU per row
+    than clickhouse-connect's own pivot; benchmarks/bench_sink.py keeps measuring both."""
+    width = len(COLUMN_NAMES[table])
+    if not rows:
+        return [[] for _ in range(width)]
+    return list(zip(*rows, strict=True))  # tuples: clickhouse-connect takes any sequence per column
 
 
 def row_for_dead_letter(letter: DeadLetter) -> list[Any]:
@@ -205,7 +300,7 @@ def row_for_message(value: bytes | None, source: Source, *, dead_letters: bool) 
             if not isinstance(wire, dict) or wire.get("v") != SCHEMA_VERSION:
                 version = wire.get("v") if isinstance(wire, dict) else None
                 raise ValueError(f"unsupported record schema version {version!r} (this build reads {SCHEMA_VERSION})")
-            table, row = row_for_record(from_dict(wire), source, wire)
+            table, row = row_for_wire(wire, source)
             return table, row, None
         except RowError as exc:
             problem = f"unstorable record: {exc}"
@@ -216,7 +311,6 @@ def row_for_message(value: bytes | None, source: Source, *, dead_letters: bool) 
 
 
 # -- back again: rows read from ClickHouse -> records (tests, tools) ------------------------------------
-_NESTED = {"cells": Cell, "wifi": Wifi, "ble": Ble}
 
 
 def record_from_row(table: str, row: Mapping[str, Any]) -> Record:

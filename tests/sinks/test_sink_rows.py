@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from datetime import datetime, timezone
 
 import msgpack
 import pytest
 
 from schemas import clickhouse as ch
-from schemas.records import Position, Telemetry, to_msgpack
+from row_reference import reference_dedup_id, reference_row
+from schemas.records import Ble, Cell, Position, Telemetry, Wifi, to_dict, to_msgpack
 from sink_samples import T0, alert, dead_letter, event, every_kind, position, sparse_position, telemetry
 from sinks.rows import (
     COLUMN_NAMES,
     RowError,
     Source,
+    columns_for_rows,
     dead_letter_from_row,
     dedup_id,
     record_from_row,
@@ -141,3 +144,101 @@ def test_rows_hold_exactly_the_records_fields():
     for record in every_kind():
         table, _ = row_for_record(record, SRC)
         assert {f.name for f in dataclasses.fields(record)} <= set(COLUMN_NAMES[table])
+
+
+# -- the wire mapping against the former record-by-record one, and columns against rows -----------------
+def many_kinds() -> list:
+    """every_kind and variants that reach each branch of the mapping (absent lists, time-less ones)."""
+    return every_kind() + [
+        position(cells=[], wifi=[], ble=[], alarms=[]), position(device_id=None, frame=None, frame_index=None),
+        alert(first_time=None, last_time=None, state=None, repeat_count=None, cells=position().cells),
+        telemetry(heart_rate_bpm=None, spo2_pct=None), telemetry(time=None),
+        event(details={}, text=None), event(seconds=None, frame_id=None, frame_index=None),
+        sparse_position().__class__(protocol="x", time=None),
+    ]
+
+
+@pytest.mark.parametrize("record", many_kinds(), ids=lambda r: f"{r.type}-{r.time is not None}")
+def test_a_message_gives_the_row_the_former_mapping_gave(record):
+    expected = reference_row(record, SRC)
+    assert row_for_message(to_msgpack(record), SRC, dead_letters=False) == (*expected, None)
+    assert row_for_record(record, SRC) == expected
+    assert dedup_id(record, SRC) == reference_dedup_id(record, SRC)
+
+
+def test_the_benchmark_mix_maps_as_before(monkeypatch):
+    # The benchmark's records: the mix whose speed is measured is the mix checked here.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_sink
+
+    for i, record in enumerate(bench_sink.make_records(300)):
+        source = dataclasses.replace(SRC, offset=i)
+        assert row_for_message(to_msgpack(record), source, dead_letters=False) == (*reference_row(record, source), None)
+
+
+def test_columns_are_the_rows_of_each_table_transposed():
+    rows: dict[str, list] = {}
+    for i, record in enumerate(many_kinds()):
+        table, row = row_for_record(record, dataclasses.replace(SRC, offset=i))
+        rows.setdefault(table, []).append(row)
+    assert set(rows) == {ch.POSITIONS, ch.ALERTS, ch.TELEMETRY, ch.EVENTS}
+    for table, table_rows in rows.items():
+        columns = columns_for_rows(table, table_rows)
+        assert len(columns) == len(COLUMN_NAMES[table])
+        for r, row in enumerate(table_rows):
+            assert [column[r] for column in columns] == row
+    assert columns_for_rows(ch.TELEMETRY, []) == [[] for _ in COLUMN_NAMES[ch.TELEMETRY]]
+
+
+@pytest.mark.parametrize("name, type_text", [
+    ("cells", "Tuple(mcc UInt16, mnc UInt16, lac UInt32, cid UInt64, rssi Nullable(Int16))"),
+    ("wifi", "Tuple(mac String, rssi Nullable(Int16), ssid Nullable(String))"),
+    ("ble", "Tuple(mac String, rssi Nullable(Int16))"),
+])
+def test_nested_tuples_follow_their_column_types(name, type_text):
+    # The tuples are built in the dataclass's field order: it must be the column's element order.
+    column = dict(ch.COLUMNS[ch.POSITIONS])[name]
+    assert column == f"Array({type_text})"
+    elements = [part.split()[0] for part in type_text[len("Tuple("):-1].split(", ")]
+    assert elements == [f.name for f in dataclasses.fields({"cells": Cell, "wifi": Wifi, "ble": Ble}[name])]
+
+
+def wire_of(record, **changes) -> bytes:
+    body = {**to_dict(record), "v": 1, **changes}
+    return msgpack.packb({k: v for k, v in body.items() if v is not DROP}, use_bin_type=True)
+
+
+DROP = object()
+
+
+@pytest.mark.parametrize("payload, why", [
+    (wire_of(position(), colour="red"), "TypeError"),  # a field no Position has
+    (wire_of(position(), protocol=DROP), "TypeError"),  # a required field missing
+    (wire_of(alert(), alarm=DROP), "TypeError"),
+    (wire_of(event(), event=DROP), "TypeError"),
+    (wire_of(position(), alarm="sos"), "TypeError"),  # an alert's field on a position
+    (wire_of(alert(), alarm="meteor"), "not a valid Alarm"),
+    (wire_of(position(), alarms=["sos", "meteor"]), "not a valid Alarm"),
+    (wire_of(position(), cells=[{"mcc": 1, "mnc": 1, "lac": 1}]), "Cell item"),  # no cid
+    (wire_of(position(), wifi=[{"mac": "aa", "colour": 1}]), "Wifi item"),
+    (wire_of(position(), time="yesterday"), "ValueError"),
+    (wire_of(alert(), first_time="soon"), "ValueError"),
+    (wire_of(position(), cells=None), "TypeError"),
+    (wire_of(position(), lat=None, satellites="nine"), "TypeError"),  # compared with its range: not a number
+])
+def test_wire_maps_that_are_no_record_become_dead_letters(payload, why):
+    table, row, problem = row_for_message(payload, SRC, dead_letters=False)
+    assert table == ch.DEAD_LETTERS and problem.startswith("undecodable record") and why in problem, problem
+    assert dead_letter_from_row(as_mapping(table, row)).data == payload
+
+
+@pytest.mark.parametrize("changes, column", [
+    ({"cells": [{"mcc": 70000, "mnc": 1, "lac": 1, "cid": 1}]}, "cell.mcc"),
+    ({"wifi": [{"mac": "aa", "rssi": 99999}]}, "wifi.rssi"),
+    ({"ble": [{"mac": "aa", "rssi": -99999}]}, "ble.rssi"),
+    ({"frame_index": -1}, "frame_index"),
+    ({"steps": 2**32}, "steps"),
+])
+def test_nested_and_frame_values_outside_their_columns_become_dead_letters(changes, column):
+    table, _, problem = row_for_message(wire_of(position(), **changes), SRC, dead_letters=False)
+    assert table == ch.DEAD_LETTERS and problem.startswith(f"unstorable record: {column}=")
