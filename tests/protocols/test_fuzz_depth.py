@@ -27,7 +27,7 @@ def test_short_fuzz_run_finds_no_codec_bug_in_any_registered_codec(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:] if line.split()}
     for codec in CODECS:
-        assert rows[codec.name][2] == "800", done.stdout  # every input ran
+        assert int(rows[codec.name][2].replace(",", "")) >= 800, done.stdout  # every input ran (libFuzzer may add seeds)
         assert rows[codec.name][-1] == "0"
     assert "result: no codec bugs" in done.stdout
 
