@@ -10,6 +10,8 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # test certificates (tests/security)
+command -v keytool >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)  # the JDK's keytool (tests/security)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
