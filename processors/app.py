@@ -186,8 +186,12 @@ class ProcessorApp:
     async def _decode_agent(self, stream) -> None:
         self._agent_running = True
         try:
-            async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_wait_s):
-                await self._process_batch(events)
+            if self.settings.batch_max == 1:
+                async for event in stream.events():
+                    await self._process_batch([event])
+            else:
+                async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_wait_s):
+                    await self._process_batch(events)
         finally:
             self._agent_running = False
 

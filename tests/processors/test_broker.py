@@ -202,7 +202,11 @@ async def test_workers_share_partitions_and_state_moves_when_one_crashes(kafka_b
     # A long episode gap: on a loaded machine the failover can take a while, and the repeats must
     # still fall inside the episode they belong to.
     a, b = workers(2, sos_episode_gap_s=90, session_timeout_s=6)
-    await asyncio.sleep(2)  # let the group settle on two members
+    # Let the group settle on two members: each worker logs the partitions it was given.
+    for _ in range(150):
+        if last_partitions(a) and last_partitions(b) and not (last_partitions(a) & last_partitions(b)):
+            break
+        await asyncio.sleep(0.2)
     clock = Clock()
     devices = [f"88090088{n:02d}" for n in range(8)]
     first = [env(clock, WATCH.AL_SOS.replace(b"8809008845", d.encode()), d, "watch", f"x-{d}") for d in devices]
