@@ -132,30 +132,39 @@ class ReceiverApp:
         return web.Response(text="ok")
 
 
-async def follow_sos(bootstrap: str, topic: str, out: dict[tuple[str, str], int]) -> None:
-    """(device, fix time) of each alert.open on the SOS topic -> its record's CreateTime (ms), to split
-    the latency at the SOS topic: before it is listener + processor, after it the notifier."""
+async def follow_sos(bootstrap: str, topic: str, seen: dict[tuple[str, str], float]) -> None:
+    """(device, fix time) of each alert.open on the SOS topic -> the wall time a plain consumer read it, to
+    split the latency at the SOS topic: before it is listener + processor, after it the notifier."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
         while True:
-            for messages in (await consumer.getmany(timeout_ms=200)).values():
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for messages in batches.values():
                 for m in messages:
                     alert = from_msgpack(m.value)
                     if alert.state == "open" and alert.time is not None:
-                        out.setdefault((alert.device_id, format_time(alert.time)), m.timestamp)
+                        seen.setdefault((alert.device_id, format_time(alert.time)), now)
     finally:
         await consumer.stop()
 
 
 async def wearer(device_id: str, presses: list[tuple[float, datetime]], sent: dict, port: int,
-                 t0: float) -> None:
-    """One watch: connect, then press SOS at each planned moment (offset from t0)."""
+                 t0: float, acked: dict) -> None:
+    """One watch: connect, then press SOS at each planned moment (offset from t0). `acked` gets the
+    time of the listener's AL reply to each press (sent only once Kafka has the frame)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    keys: list = []
 
-    async def drain() -> None:  # the listener's AL replies
-        while await reader.read(4096):
-            pass
+    async def drain() -> None:  # the listener's AL replies, one per press, in order
+        replies = 0
+        while chunk := await reader.read(4096):
+            now = time.time()
+            for _ in range(chunk.count(b"*AL]")):
+                if replies < len(keys):
+                    acked.setdefault(keys[replies], now)
+                replies += 1
 
     drainer = asyncio.create_task(drain())
     try:
@@ -164,7 +173,9 @@ async def wearer(device_id: str, presses: list[tuple[float, datetime]], sent: di
             if delay > 0:
                 await asyncio.sleep(delay)
             frame = watch_location(device_id, Fix(time=fix_time, lat=52.52, lon=13.405, battery_pct=70), sos=True)
-            sent[(device_id, fix_time.strftime("%Y-%m-%dT%H:%M:%S.000Z"))] = time.time()
+            key = (device_id, fix_time.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+            sent[key] = time.time()
+            keys.append(key)
             writer.write(frame)
             await writer.drain()
     finally:
@@ -230,7 +241,7 @@ async def main() -> None:
         while not (set(warm) & set(receiver.arrived)):
             if time.monotonic() > deadline:
                 raise SystemExit(f"no notification within 180 s of warm-up presses; see {logdir}")
-            await wearer("9100000000", [(0, base + timedelta(seconds=n))], warm, port, time.monotonic())
+            await wearer("9100000000", [(0, base + timedelta(seconds=n))], warm, port, time.monotonic(), {})
             n += 1
             await asyncio.sleep(2)
         print(f"pipeline ready (warm-up presses: {n})")
@@ -250,10 +261,11 @@ async def main() -> None:
             device = f"{9200000000 + i % args.sos_devices}"
             plans.setdefault(device, []).append((i / args.rate, base + timedelta(seconds=i)))
         sent: dict = {}
-        on_sos_topic: dict = {}
-        follower = asyncio.create_task(follow_sos(bootstrap, prefix + "sos", on_sos_topic))
+        seen_on_sos: dict = {}
+        follower = asyncio.create_task(follow_sos(bootstrap, prefix + "sos", seen_on_sos))
         t0 = time.monotonic() + 1
-        await asyncio.gather(*(wearer(d, p, sent, port, t0) for d, p in plans.items()))
+        acked: dict = {}
+        await asyncio.gather(*(wearer(d, p, sent, port, t0, acked) for d, p in plans.items()))
         press_s = time.monotonic() - t0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not set(sent) <= set(receiver.arrived):
@@ -275,14 +287,19 @@ async def main() -> None:
             print(f"  of which socket -> listener's receive time (first_time): p50 {pct(to_listener, .5):.0f} ms, "
                   f"p99 {pct(to_listener, .99):.0f} ms; listener -> receiver: p50 {pct(after_listener, .5):.0f} ms, "
                   f"p99 {pct(after_listener, .99):.0f} ms (first_time has millisecond resolution)")
-            split = [k for k in got if k in on_sos_topic]
+            to_ack = [(acked[k] - sent[k]) * 1000 for k in got if k in acked]
+            if to_ack:
+                print(f"  socket -> the listener's ack (Kafka has the raw frame): p50 {pct(to_ack, .5):.0f} ms, "
+                      f"p99 {pct(to_ack, .99):.0f} ms ({len(to_ack)} acks)")
+            split = [k for k in got if k in seen_on_sos]
             if split:
-                upstream = [on_sos_topic[k] - sent[k] * 1000 for k in split]
-                notifier = [receiver.arrived[k] * 1000 - on_sos_topic[k] for k in split]
-                print(f"  at the SOS topic: socket -> SOS record (listener + processor): p50 {pct(upstream, .5):.0f} ms, "
-                      f"p99 {pct(upstream, .99):.0f} ms; SOS record -> receiver (notifier): p50 "
-                      f"{pct(notifier, .5):.0f} ms, p99 {pct(notifier, .99):.0f} ms, max {max(notifier):.0f} ms "
-                      f"({len(split)} alerts)")
+                # Split at the moment a plain consumer reads the SOS record (its CreateTime is the listener's
+                # receive time of the frame, so it cannot split the path).
+                upstream = [(seen_on_sos[k] - sent[k]) * 1000 for k in split]
+                notifier = [(receiver.arrived[k] - seen_on_sos[k]) * 1000 for k in split]
+                print(f"  socket -> SOS record readable on Kafka (listener + processor): p50 {pct(upstream, .5):.0f} ms, "
+                      f"p99 {pct(upstream, .99):.0f} ms; from there -> receiver (notifier): p50 "
+                      f"{pct(notifier, .5):.0f} ms, p99 {pct(notifier, .99):.0f} ms ({len(split)} alerts)")
         print(f"notifier's own metric (SOS record on Kafka -> 2xx, all notifications): mean "
               f"{notifier_latency_mean_ms(notify_http) or float('nan'):.1f} ms")
         print(f"receiver: {len(receiver.arrived)} alert.open, {receiver.cleared} other, {receiver.duplicates} "

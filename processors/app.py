@@ -72,6 +72,26 @@ def _highwater(consumer, tp) -> int | None:
         return None
 
 
+def bound_fetch_wait(consumer, wait_s: float) -> None:
+    """Make Faust's fetch loop ask for new records with at most `wait_s` of waiting.
+
+    Faust's fetcher (`Consumer._drain_messages`) calls `getmany(timeout=1.0)`, which asks aiokafka,
+    on Faust's consumer thread, for records of the *active* partitions only. Measured with a steady
+    200 frames/s (benchmarks/bench_notify.py): frames reached the pipeline 1.1-1.3 s after Kafka had
+    them (18 ms without the background load), and the delay followed the 1 s timeout (0.1 s: 22-76 ms)
+    and, less so, the commit interval: the wait ran out instead of ending when records arrived.
+    Bounding it bounds that delay; with data waiting, getmany returns at once as before, so the
+    cost is a few more empty polls a second on an idle worker. Set on the instance because the
+    fetch loop binds `self.getmany` when it starts."""
+    inner = consumer.getmany
+
+    async def getmany(timeout: float):
+        async for item in inner(timeout=min(timeout, wait_s)):
+            yield item
+
+    consumer.getmany = getmany
+
+
 class ProcessorApp:
     """A Faust app running `FrameProcessor` on every raw frame, plus the deadline timer."""
 
@@ -107,6 +127,7 @@ class ProcessorApp:
             web_host="127.0.0.1",
             **extra,
         )
+        bound_fetch_wait(self.app.consumer, settings.fetch_wait_s)
         self.table = self.app.Table(
             TABLE_NAME,
             default=None,

@@ -72,6 +72,10 @@ class ProcessorSettings(BaseSettings):
         300.0, gt=0, description="An SOS/fall repeat within this long of the previous one belongs to the same episode")
     max_future_s: float = Field(86400.0, gt=0, description="Fixes timed further ahead of reception are rejected")
     commit_interval_s: float = Field(1.0, gt=0, description="Kafka offset commit interval")
+    fetch_wait_s: float = Field(
+        0.05, gt=0, le=1.0,
+        description="Longest wait of one fetch for new raw frames. Faust asks with 1 s, and under steady load "
+                    "that wait was seen to run its full length (SOS alerts 1.1-1.3 s late); see app.bound_fetch_wait")
     session_timeout_s: float | None = Field(
         None, gt=0, description="Consumer group session timeout: how soon a crashed worker's partitions move "
                                 "(None: Faust's default, 60 s; the broker's minimum is usually 6 s)")
