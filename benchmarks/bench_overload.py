@@ -63,9 +63,13 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def metric(port: int, name: str) -> float:
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def metric(port: int, name: str, timeout_s: float = 10) -> float:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as response:
             text = response.read().decode()
     except OSError:
         return float("nan")
@@ -173,7 +177,15 @@ def idle_worker(port: int, first_ip: int, count: int, hold_s: float, opened: mul
 
 async def scenario_idle(args, port: int, http: int, pid: int, probes: Probes) -> None:
     base = rss_mib(pid)
-    per_process = 25_000
+    base_fds = open_fds(pid)
+    asked = args.idle
+    limit = args.fd_limit - base_fds - probes.count - 500  # what the listener's open-files limit lets it hold
+    if asked > limit:
+        print(f"idle: this machine caps open files at {args.fd_limit:,} per process (RLIMIT_NOFILE hard limit; "
+              f"raising it is refused here), so the listener can hold {limit:,} connections, not {asked:,}: "
+              f"holding {limit:,} and extrapolating its memory to {asked:,}")
+    args = argparse.Namespace(**{**vars(args), "idle": min(asked, limit)})
+    per_process = min(25_000, args.fd_limit - 1000)
     workers, opened = [], []
     done = multiprocessing.Event()
     for n, start in enumerate(range(0, args.idle, per_process)):
@@ -187,18 +199,25 @@ async def scenario_idle(args, port: int, http: int, pid: int, probes: Probes) ->
     while time.monotonic() - started < 300:
         await asyncio.sleep(1)
         total = sum(v.value for v in opened)
-        connected = metric(http, "trackwire_listener_connections")
-        if total >= args.idle and connected - probes.count >= args.idle * 0.99:
+        connected = open_fds(pid) - base_fds  # the listener's own count, without asking it over HTTP
+        if total >= args.idle and connected >= args.idle * 0.99:
             break
     await asyncio.sleep(3)  # logins acknowledged, buffers settled
-    connected = metric(http, "trackwire_listener_connections") - probes.count
+    reported = metric(http, "trackwire_listener_connections") - probes.count
+    connected = open_fds(pid) - base_fds
     rss = rss_mib(pid)
+    print(f"idle: {sum(v.value for v in opened):,} opened by the clients, {connected:,} new sockets in the listener, "
+          f"{reported:,.0f} by its connections gauge")
     probes.take()
     await asyncio.sleep(args.seconds)
     latencies, failures = probes.take()
     print(f"idle: {int(connected):,} connections held (asked {args.idle:,}) in {time.monotonic() - started:.0f} s; "
           f"listener RSS {base:.0f} -> {rss:.0f} MiB = {(rss - base) * 1024 / max(connected, 1):.1f} KiB per connection; "
           f"probes p50 {pct(latencies, 0.5):.0f} ms p99 {pct(latencies, 0.99):.0f} ms, failures {failures}")
+    if asked > args.idle and connected > 0:
+        per_connection = (rss - base) / connected
+        print(f"idle, extrapolated: {asked:,} connections x {per_connection * 1024:.1f} KiB + {base:.0f} MiB at start "
+              f"= {(base + per_connection * asked) / 1024:.2f} GiB (target < 1 GB)")
     done.set()
     for proc in workers:
         proc.join(30)
@@ -296,7 +315,7 @@ async def scenario_garbage(args, port: int, http: int, pid: int, probes: Probes)
 
 
 async def main_async(args) -> int:
-    raise_fd_limit(args.idle + 20_000)
+    args.fd_limit = raise_fd_limit(args.idle + 20_000)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = f"overload-{uuid.uuid4().hex[:8]}."
     port, http = free_port(), free_port()
