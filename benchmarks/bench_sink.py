@@ -6,8 +6,9 @@ Three figures, each over the same mix of records (2/3 positions with cells and W
 readings, from 1,000 devices):
 
 1. mapping:  Kafka message bytes -> ClickHouse row (decode, validate, dedup hash), in process;
-2. insert:   those rows inserted in batches through clickhouse-connect into chdb, no Kafka: as rows,
-             and pivoted to columns (`column_oriented=True`; measured costlier, so the sink sends rows);
+2. insert:   those rows inserted in batches into chdb, no Kafka: as the sink does it (one MsgPack
+             block per table, parsed by ClickHouse: sinks/msgpack_block.py), and for comparison through
+             clickhouse-connect's own `insert` as rows and pivoted to columns (`column_oriented=True`);
 3. raw:      a plain aiokafka consumer reading the same topics (same messages, same run) and doing
              nothing with them: the ceiling one Python consumer sets, the sink's baseline;
 4. sink:     a real `Sink` (one worker, one process) reading the records from Kafka and writing them,
@@ -78,9 +79,13 @@ def bench_mapping(payloads: list[bytes]) -> tuple[float, float, list]:
     return len(payloads) / (time.perf_counter() - started), len(payloads) / (time.process_time() - cpu), mapped
 
 
-def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int, column_oriented: bool) -> float:
-    """Rows/s of inserting the mapped rows in batches: as rows, or pivoted to columns as the sink does."""
+def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int, how: str) -> float:
+    """Rows/s of inserting the mapped rows in batches: "msgpack" (the sink's block, encoding included),
+    or clickhouse-connect's `insert` with "rows" or "columns"."""
     import clickhouse_connect
+    from clickhouse_connect.driver.binding import quote_identifier
+
+    from sinks.msgpack_block import encode_rows, time_columns
 
     client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
     try:
@@ -91,10 +96,17 @@ def bench_insert(dsn: str, database: str, mapped: list, batch_rows: int, column_
             for i, (table, row, _) in enumerate(mapped[first:first + batch_rows]):
                 batch.add(table, row, 0, first + i, 0.0)
             for table, entry in batch.tables.items():
+                settings = {"insert_deduplication_token": batch.token(table)}
+                if how == "msgpack":
+                    block = encode_rows(entry.rows, time_columns(COLUMN_TYPES[table]))
+                    client.raw_insert(f"{quote_identifier(database)}.{quote_identifier(table)}",
+                                      column_names=COLUMN_NAMES[table], insert_block=block, settings=settings,
+                                      fmt="MsgPack")
+                    continue
+                column_oriented = how == "columns"
                 data = columns_for_rows(table, entry.rows) if column_oriented else entry.rows
                 client.insert(table, data, column_names=COLUMN_NAMES[table], column_type_names=COLUMN_TYPES[table],
-                              database=database, settings={"insert_deduplication_token": batch.token(table)},
-                              column_oriented=column_oriented)
+                              database=database, settings=settings, column_oriented=column_oriented)
         elapsed = time.perf_counter() - started
         stored = sum(client.query(f"SELECT count() FROM {database}.{t}").result_rows[0][0] for t in (ch.POSITIONS, ch.TELEMETRY))
         assert stored == len(mapped), (stored, len(mapped))
@@ -206,10 +218,10 @@ def main() -> None:
               f"batches of {args.batch_rows:,} rows, chdb at {data_dir}, {os.cpu_count()} CPUs")
         rate, cpu_rate, mapped = bench_mapping(payloads)
         print(f"mapping  message -> row (one thread):            {rate:>10,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)")
-        for column_oriented in (False, True):
-            rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows, column_oriented)
-            how = "columns          " if column_oriented else "rows (the sink)  "
-            print(f"insert   {how} -> chdb, no Kafka:     {rate:>10,.0f} rows/s")
+        for how, label in (("msgpack", "MsgPack block (the sink)"), ("rows", "clickhouse-connect rows  "),
+                           ("columns", "clickhouse-connect cols  ")):
+            rate = bench_insert(dsn, f"bench_insert_{uuid.uuid4().hex[:6]}", mapped, args.batch_rows, how)
+            print(f"insert   {label} -> chdb, no Kafka: {rate:>10,.0f} rows/s")
         rates = asyncio.run(bench_sink(args.bootstrap_servers, dsn, records, args.batch_rows, args.partitions,
                                        args.fetch_records))
         if rates is not None:

@@ -58,10 +58,9 @@ class ProcessorSettings(BaseSettings):
     http_host: str = Field("0.0.0.0", description="address of the health/readiness/metrics server")
     http_port: int | None = Field(
         9101, ge=0, le=65535, description="/healthz, /readyz and /metrics (Prometheus); empty or None disables it")
-    batch_max: int = Field(1, ge=1, description="Raw frames processed together at most (one state write per "
-                                                 "device per batch). 1 (the default) reads event by event: with "
-                                                 "Faust's take_events a worker that took over a crashed one's "
-                                                 "partitions was seen to stall (1 run in 3), so batching is opt-in")
+    batch_max: int = Field(500, ge=1, description="Raw frames processed together at most (Faust's take_events; one "
+                                                   "state write per device per batch). 1 reads event by event: "
+                                                   "~1.7x the CPU per frame (benchmarks/bench_processors.py)")
     batch_wait_s: float = Field(
         0.01, gt=0, description="How long a batch waits for more frames before it is processed: the latency "
                                 "it may add to an SOS alert when the stream is quiet")

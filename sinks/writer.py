@@ -15,9 +15,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, NotSupportedError, ProgrammingError
 
 from schemas.clickhouse import migrate
+from sinks.msgpack_block import encode_rows, time_columns
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +115,13 @@ class ClickHouseWriter:
 
     async def insert(self, table: str, rows: list[list[Any]], column_names: list[str], column_types: list[str],
                      token: str) -> None:
+        """The rows as one MsgPack block (sinks/msgpack_block.py), encoded and sent on the worker thread."""
         settings = {"insert_deduplicate": 1, "insert_deduplication_token": token}
-        await self._call(self._guarded(f"insert into {table}", lambda client: client.insert(
-            table, rows, column_names=column_names, column_type_names=column_types,
-            database=self.database, settings=settings,
+        target = f"{quote_identifier(self.database)}.{quote_identifier(table)}"
+        times = time_columns(column_types)
+        await self._call(self._guarded(f"insert into {table}", lambda client: client.raw_insert(
+            target, column_names=column_names, insert_block=encode_rows(rows, times), settings=settings,
+            fmt="MsgPack",
         )))
 
     async def query(self, sql: str, **kwargs: Any) -> Any:

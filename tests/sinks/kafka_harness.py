@@ -140,13 +140,19 @@ class _SwitchedClient:
         self._switch = switch
         self._client = client
 
-    def insert(self, *args: Any, **kwargs: Any) -> Any:
-        self._switch._check()
-        result = self._client.insert(*args, **kwargs)
+    def _landed(self, result: Any) -> Any:
         if self._switch.lose_acks:
             self._switch.lose_acks -= 1
             raise OperationalError("connection reset by peer while reading the insert's response")
         return result
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        self._switch._check()
+        return self._landed(self._client.insert(*args, **kwargs))
+
+    def raw_insert(self, *args: Any, **kwargs: Any) -> Any:  # the sink's insert (sinks/msgpack_block.py)
+        self._switch._check()
+        return self._landed(self._client.raw_insert(*args, **kwargs))
 
     def query(self, *args: Any, **kwargs: Any) -> Any:
         self._switch._check()
