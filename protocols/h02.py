@@ -686,9 +686,10 @@ def _decode_binary(frame: bytes, session: H02Session) -> tuple[str, list[Record]
         body[0:6], body[6:10], body[10], body[11:16], body[16:19], body[19:23])
     if not _is_bcd(lat_raw) or not _is_bcd(lon_raw[:4]) or (lon_raw[4] >> 4) > 9 or not _is_bcd(motion[:1]):
         raise Malformed("H02 binary coordinates or speed are not BCD")
-    digits = time_raw.hex()
-    time = datetime(2000 + int(digits[10:12]), int(digits[8:10]), int(digits[6:8]),
-                    int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), tzinfo=timezone.utc)
+    if not _is_bcd(time_raw):
+        raise Malformed(f"H02 binary time is not BCD: {time_raw.hex()}")
+    digits = time_raw.hex()  # hhmmss ddmmyy, as the text frames' two fields
+    time = parse_time(digits[0:6], digits[6:12])  # a date the calendar has not (found by fuzzing): Malformed
     lat_digits, lon_digits = lat_raw.hex(), lon_raw.hex()
     flags = lon_raw[4] & 0x0F
     lat = int(lat_digits[0:2]) + float(f"{lat_digits[2:4]}.{lat_digits[4:8]}") / 60
