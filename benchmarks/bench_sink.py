@@ -1,6 +1,6 @@
 """Rows per second one sink worker inserts into the embedded ClickHouse engine (chdb).
 
-    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 10000] [--fetch-records 5000] [--data-dir DIR]
+    python benchmarks/bench_sink.py [--records 200000] [--batch-rows 50000] [--fetch-records 5000] [--data-dir DIR]
 
 Three figures, each over the same mix of records (2/3 positions with cells and Wi-Fi, 1/3 health
 readings, from 1,000 devices):
@@ -200,7 +200,7 @@ def _written() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--batch-rows", type=int, default=10_000, help="the sink's batch_max_rows (its default)")
+    parser.add_argument("--batch-rows", type=int, default=50_000, help="the sink's batch_max_rows (its default)")
     parser.add_argument("--fetch-records", type=int, default=5_000,
                         help="the sink's fetch_max_records (its default), also the raw consumer's max_records")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (the project default)")

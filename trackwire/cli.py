@@ -141,7 +141,7 @@ def devices_list(bootstrap_servers) -> None:
 @main.command()
 @click.option("--clickhouse-url", default=None,
               help="chdb:///data/dir (embedded; default env or chdb:var/clickhouse) or http(s)://user:pass@host:8123/db.")
-@click.option("--batch-rows", "batch_max_rows", type=int, default=None, help="Write a batch at this many rows (default 10000).")
+@click.option("--batch-rows", "batch_max_rows", type=int, default=None, help="Write a batch at this many rows (default 50000).")
 @click.option("--batch-seconds", "batch_max_seconds", type=float, default=None,
               help="... or when its oldest row is this old (default 1.0).")
 @click.option("--ttl-days", type=int, default=None, help="Keep raw rows this many days; 0 forever (default 365).")
