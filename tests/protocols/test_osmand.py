@@ -171,6 +171,7 @@ MALFORMED_REASONS = {
     "no id, TRACCAR": "no device id",
     "lat not a number": "bad lat 'abc'",
     "lat out of range": "latitude 91.0 out of range",
+    "lat after a control character": "bad lat '\\x1d60.0'",
     "lat without lon": "a latitude without a longitude",
     "bad timestamp": "bad timestamp 'yesterday'",
     "bad cell": "bad cell '257,02'",
