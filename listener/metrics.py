@@ -28,6 +28,10 @@ PRODUCE_LATENCY = Histogram(
     "trackwire_listener_produce_latency_seconds", "From send to broker ack",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+FRAMES_PER_MESSAGE = Histogram(
+    "trackwire_listener_frames_per_message", "Frames per raw-frames message (several under load: frame batches)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 REPLY_LATENCY = Histogram(
     "trackwire_listener_reply_latency_seconds", "From a frame read off the socket to its reply written (after the Kafka ack)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),

@@ -37,17 +37,20 @@ from typing import Any, Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 
 from common.backoff import Backoff
 from common.kafka_security import aiokafka_options
 from common.service import supervise
 from common.settings import KafkaSettings
 from listener import metrics
+from schemas.envelopes import pack_frame_batch
 
 log = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL_S = 1.0
 RESTART_BACKOFF = Backoff(initial_s=0.5, max_s=5.0)
+MAX_TAKE = 4096  # frames taken from the queue per round of batching
 
 
 class PublishRefused(Exception):
@@ -83,7 +86,13 @@ class FramePublisher:
         producer_factory: Callable[[], Any] | None = None,
         watchdog_interval_s: float = WATCHDOG_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        frames_per_message: int = 1,
+        batch_max_bytes: int = 64 * 1024,
     ) -> None:
+        # >1: frames queued for the same partition go out as one frame-batch message (under load;
+        # a lone frame is still a plain RawFrame); see schemas.envelopes.pack_frame_batch.
+        self._frames_per_message = frames_per_message
+        self._batch_max_bytes = batch_max_bytes
         # A factory, because the watchdog makes a new producer with the same options.
         self._new_producer = producer_factory or partial(
             aiokafka_producer, kafka, client_id=client_id, send_timeout_s=send_timeout_s)
@@ -327,25 +336,67 @@ class FramePublisher:
                 await self._producer_ready.wait()
                 continue
             producer = self._producer
-            topic, key, value, ack = queue.popleft()
-            try:
-                # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
-                delivery = await producer.send(topic, value=value, key=key)
-            except KafkaError as exc:
-                log.warning("frame not queued to Kafka: %r", exc)
-                if not ack.done():
-                    ack.set_exception(PublishRefused(repr(exc)))
+            if self._frames_per_message > 1 and len(queue) > 1:
+                taken = [queue.popleft() for _ in range(min(len(queue), MAX_TAKE))]
+                await self._send_batched(producer, taken)
                 continue
-            except asyncio.CancelledError:  # stop(): this frame's waiter must not hang
-                if not ack.done():
-                    ack.set_exception(PublishRefused("listener stopped before the frame was sent"))
-                raise
-            except Exception as exc:
-                if not ack.done():
-                    ack.set_exception(PublishRefused(f"not sent: {exc!r}"))
-                if producer is not self._producer:  # the stalled producer, stopped under our feet
-                    continue
-                raise  # a bug
+            topic, key, value, ack = queue.popleft()
+            await self._send_one(producer, [ack], topic, value, key, None)
+
+    async def _send_batched(self, producer: Any, taken: list[tuple[str, bytes | None, bytes, asyncio.Future]]) -> None:
+        """The frames queued now, one message per partition (up to frames_per_message frames and
+        batch_max_bytes each, in queue order): the partition is the one each frame's key hashes to
+        with Kafka's default partitioner, so a device's frames stay on its partition, in order."""
+        handed: set[asyncio.Future] = set()  # given to the producer; the others fail if we are cut short
+        try:
+            groups: dict[tuple[str, int], list[tuple[bytes, bytes, asyncio.Future]]] = {}
+            counts: dict[str, int] = {}
+            for topic, key, value, ack in taken:
+                if topic not in counts:
+                    counts[topic] = len(await producer.partitions_for(topic))
+                partition = (murmur2(key or b"") & 0x7FFFFFFF) % counts[topic]
+                groups.setdefault((topic, partition), []).append((key or b"", value, ack))
+            for (topic, partition), items in groups.items():
+                for chunk in _chunks(items, self._frames_per_message, self._batch_max_bytes):
+                    acks = [ack for _key, _value, ack in chunk]
+                    handed.update(acks)
+                    if len(chunk) == 1:  # alone: a plain RawFrame, keyed (the partitioner gives the same one)
+                        key, value, _ack = chunk[0]
+                        await self._send_one(producer, acks, topic, value, key or None, None)
+                    else:
+                        batch = pack_frame_batch([(key, value) for key, value, _ack in chunk])
+                        await self._send_one(producer, acks, topic, batch, None, partition)
+                    metrics.FRAMES_PER_MESSAGE.observe(len(chunk))
+        except KafkaError as exc:  # partitions_for: no metadata within the request timeout
+            log.warning("frames not queued to Kafka: %r", exc)
+            _fail([ack for *_, ack in taken if ack not in handed], PublishRefused(repr(exc)))
+        except BaseException:
+            _fail([ack for *_, ack in taken if ack not in handed],
+                  PublishRefused("listener stopped before the frame was sent"))
+            raise
+
+    async def _send_one(self, producer: Any, acks: list[asyncio.Future], topic: str, value: bytes,
+                        key: bytes | None, partition: int | None) -> None:
+        """One message to Kafka; its delivery resolves every future of `acks` (one frame or a batch)."""
+        try:
+            # send() itself gives up after request_timeout_ms when metadata or batch space is missing.
+            if partition is None:
+                delivery = await producer.send(topic, value=value, key=key)
+            else:
+                delivery = await producer.send(topic, value=value, key=key, partition=partition)
+        except KafkaError as exc:
+            log.warning("frame not queued to Kafka: %r", exc)
+            _fail(acks, PublishRefused(repr(exc)))
+            return
+        except asyncio.CancelledError:  # stop(): this frame's waiter must not hang
+            _fail(acks, PublishRefused("listener stopped before the frame was sent"))
+            raise
+        except Exception as exc:
+            _fail(acks, PublishRefused(f"not sent: {exc!r}"))
+            if producer is not self._producer:  # the stalled producer, stopped under our feet
+                return
+            raise  # a bug
+        for ack in acks:
             delivery.add_done_callback(partial(_copy_outcome, ack))
 
     def _on_ack(self, fut: asyncio.Future, *, started: float, generation: int) -> None:
@@ -374,6 +425,28 @@ class FramePublisher:
         if producer is None:
             raise PublishRefused("the Kafka producer is being replaced")
         await asyncio.wait_for(producer.send_and_wait(topic, value=value, key=key), self._send_timeout_s)
+
+
+def _fail(acks: list[asyncio.Future], exc: Exception) -> None:
+    for ack in acks:
+        if not ack.done():
+            ack.set_exception(exc)
+
+
+def _chunks(items: list, max_count: int, max_bytes: int):
+    """Consecutive runs of `items` ((key, value, ack)) of at most max_count items and, unless one
+    item alone is larger, max_bytes of values."""
+    chunk: list = []
+    size = 0
+    for item in items:
+        length = len(item[1]) + len(item[0]) + 8
+        if chunk and (len(chunk) >= max_count or size + length > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += length
+    if chunk:
+        yield chunk
 
 
 def _copy_outcome(target: asyncio.Future, source: asyncio.Future) -> None:

@@ -44,7 +44,7 @@ class ListenerServer(Lifecycle):
         self.publisher = FramePublisher(
             kafka, max_inflight=settings.max_inflight_frames,
             client_id=f"trackwire-listener-{settings.instance_id}", send_timeout_s=settings.ack_timeout_s,
-            overdue_s=settings.producer_overdue_s,
+            overdue_s=settings.producer_overdue_s, frames_per_message=settings.frames_per_message,
         )
         self.devices = DeviceRegistry(kafka, topics.devices, on_failure=self.fail) if settings.allowlist_enabled else None
         self.ingest = Ingest(self.publisher, topics, settings.instance_id, self.devices,

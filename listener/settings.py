@@ -40,6 +40,10 @@ class ListenerSettings(BaseSettings):
     # Per connection: above this many unacknowledged frames the connection stops reading.
     max_inflight_per_connection: int = Field(64, ge=1)
     ack_timeout_s: float = Field(15.0, gt=0)
+    # Under load, frames queued for one partition share a Kafka message (a frame batch, schemas/
+    # envelopes.py) of up to this many frames: each message costs the producer and the processors'
+    # Faust stream a fixed amount of work. 1: one message per frame, always.
+    frames_per_message: int = Field(64, ge=1, le=4096)
     # A frame unacknowledged this long means a stalled producer: not ready, and the producer is
     # replaced (listener/publisher.py). Default: twice ack_timeout_s (the producer's request timeout).
     producer_overdue_s: float | None = Field(None, gt=0)

@@ -223,12 +223,14 @@ class ProcessorApp:
         protocols: Counter[str] = Counter()
         for event in events:
             message = event.message
-            result = self.pipeline.process(event.key, event.value)
-            self._track(result)
-            protocols[result.protocol or "unknown"] += 1
-            metrics.count_outputs(result)
-            frame_ms = result.received_ms if isinstance(result.received_ms, int) else int(message.timestamp * 1000)
-            outputs += [(out, frame_ms / 1000) for out in result.outputs]
+            message_ms = int(message.timestamp * 1000)
+            frame_ms = message_ms
+            for result in self.pipeline.process_message(event.key, event.value):  # a batch: several frames
+                self._track(result)
+                protocols[result.protocol or "unknown"] += 1
+                metrics.count_outputs(result)
+                frame_ms = result.received_ms if isinstance(result.received_ms, int) else message_ms
+                outputs += [(out, frame_ms / 1000) for out in result.outputs]
             self.clock.observe(message.partition, message.offset, _highwater(consumer, message.tp), frame_ms)
             self._next_offset[message.partition] = message.offset + 1
         # Outputs before state: a crash between the two re-processes the frames from the old state.

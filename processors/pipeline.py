@@ -34,7 +34,7 @@ from processors.rules import FrameContext, Rules, begin_episode
 from processors.settings import ProcessorSettings, ThresholdBook
 from processors.state import DeviceState
 from schemas.alarms import SOS_ALARMS
-from schemas.envelopes import DeadLetter, RawFrame
+from schemas.envelopes import DeadLetter, RawFrame, frames_of
 from schemas.records import Alert, Record, is_sos, to_msgpack
 from schemas.topics import TopicNames, device_key
 
@@ -132,8 +132,19 @@ class FrameProcessor:
 
     # -- frames ----------------------------------------------------------------------------
 
+    def process_message(self, key: bytes | None, value: bytes) -> list[Result]:
+        """One Result per frame of a raw-frames message: a plain RawFrame is one frame; a frame
+        batch (schemas.envelopes.pack_frame_batch) is its frames in order, each with its own key.
+        Never raises: an unreadable batch is one dead letter holding the whole message."""
+        try:
+            items = frames_of(key, value)
+        except ValueError as exc:
+            self.counters.frames += 1
+            return [self._dead(Result(), "envelope", f"unreadable raw-frame batch: {exc}", value, key, None)]
+        return [self.process(item_key, item_value) for item_key, item_value in items]
+
     def process(self, key: bytes | None, value: bytes) -> Result:
-        """The messages one raw-frame message gives. Never raises: failures become dead letters."""
+        """The messages one raw frame gives. Never raises: failures become dead letters."""
         self.counters.frames += 1
         try:
             envelope = read_envelope(value)

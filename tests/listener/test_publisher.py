@@ -173,3 +173,91 @@ async def test_readiness_turns_false_as_soon_as_a_frame_is_overdue_even_before_t
         assert not ok and body["producer"] == "overdue" and body["oldest_unacked_s"] >= 0.3
     finally:
         await publisher.stop(0.2)  # its stuck stop() is bounded by the timeout
+
+
+class _PartitionedProducer:
+    """A producer stand-in with 3 partitions that records (value, key, partition) and acknowledges
+    each message when `release()` is called, so frames pile up in the publisher's queue meanwhile."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes | None, int | None]] = []
+        self.gate = asyncio.Event()
+
+    async def start(self) -> None:
+        pass
+
+    async def partitions_for(self, topic):
+        return {0, 1, 2}
+
+    async def send(self, topic, value, key, partition=None):
+        if not self.sent:
+            await self.gate.wait()  # hold the first send: what arrives meanwhile is queued
+        self.sent.append((value, key, partition))
+        ack = asyncio.get_running_loop().create_future()
+        ack.set_result(("offset", len(self.sent)))
+        return ack
+
+    async def flush(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_frames_queued_together_go_out_as_one_batch_per_partition_in_order():
+    from aiokafka.partitioner import murmur2
+
+    from schemas.envelopes import frames_of
+
+    producer = _PartitionedProducer()
+    publisher = FramePublisher(KAFKA, max_inflight=100, client_id="unit", send_timeout_s=1.0,
+                               producer_factory=lambda: producer, frames_per_message=4)
+    await publisher.start()
+    try:
+        keys = [f"35868800000{n:04d}".encode() for n in range(6)]
+        first = await publisher.publish("t", keys[0], b"first")  # held in send(): the rest queue up
+        await asyncio.sleep(0.01)
+        frames = [(keys[n % 6], f"frame {n}".encode()) for n in range(18)]
+        acks = [await publisher.publish("t", key, value) for key, value in frames]
+        producer.gate.set()
+        await asyncio.wait_for(asyncio.gather(first, *acks), 2)
+        assert publisher.inflight == 0
+        # Default partitioner's choice for each key, as Kafka's (murmur2) would make it.
+        partition_of = {key: (murmur2(key) & 0x7FFFFFFF) % 3 for key in keys}
+        delivered = []
+        for value, key, partition in producer.sent[1:]:
+            items = frames_of(key, value)
+            assert len(items) <= 4
+            if len(items) > 1:
+                assert key is None and partition is not None
+            for item_key, item_value in items:
+                assert partition is None or partition_of[item_key] == partition
+                delivered.append((item_key, item_value))
+        assert sorted(delivered) == sorted(frames)
+        for key in keys:  # each device's frames in the order they were published
+            assert [v for k, v in delivered if k == key] == [v for k, v in frames if k == key]
+        assert len(producer.sent) - 1 < len(frames)  # batched: fewer messages than frames
+    finally:
+        await publisher.stop(1)
+
+
+async def test_a_batch_round_whose_partitions_cannot_be_learned_fails_its_frames():
+    class NoMetadata(_PartitionedProducer):
+        async def partitions_for(self, topic):
+            raise KafkaTimeoutError()
+
+    producer = NoMetadata()
+    publisher = FramePublisher(KAFKA, max_inflight=100, client_id="unit", send_timeout_s=1.0,
+                               producer_factory=lambda: producer, frames_per_message=4)
+    await publisher.start()
+    try:
+        first = await publisher.publish("t", b"k0", b"first")
+        await asyncio.sleep(0.01)
+        acks = [await publisher.publish("t", f"k{n}".encode(), b"v") for n in range(5)]
+        producer.gate.set()
+        assert await asyncio.wait_for(first, 2) == ("offset", 1)
+        results = await asyncio.wait_for(asyncio.gather(*acks, return_exceptions=True), 2)
+        assert all(isinstance(r, PublishRefused) and "KafkaTimeoutError" in str(r) for r in results)
+        assert publisher.inflight == 0
+    finally:
+        await publisher.stop(1)

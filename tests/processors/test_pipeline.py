@@ -13,7 +13,7 @@ from schemas.topics import topic_names
 from processors.settings import ProcessorSettings
 from processors.state import DeviceState
 from schemas.alarms import Alarm
-from schemas.envelopes import DeadLetter, RawFrame
+from schemas.envelopes import DeadLetter, RawFrame, pack_frame_batch
 from schemas.records import Alert, Position, from_msgpack, to_json_dict, to_msgpack
 
 from sample_frames import BASE_MS, envelope, expected, heart, iso, load
@@ -210,3 +210,36 @@ def test_records_round_trip_with_the_processor_fields():
                   repeat_count=2, first_time=datetime(2025, 1, 1, tzinfo=timezone.utc),
                   last_time=datetime(2025, 1, 1, 0, 1, tzinfo=timezone.utc))
     assert from_msgpack(to_msgpack(alert)) == alert
+
+
+def test_a_frame_batch_gives_what_its_frames_give_one_by_one_with_each_frames_key():
+    # The listener packs frames queued for one partition into one message under load
+    # (schemas.envelopes.pack_frame_batch): each item keeps its own key and envelope.
+    envs = [envelope(WATCH.UD_LTE, device_id="2104326058", protocol="watch", frame_id="l1-1-1"),
+            envelope(WATCH.LK_FULL, device_id="4700186508", protocol="watch", frame_id="l1-2-1"),
+            envelope(WATCH.AL_SOS, device_id=SOS_DEV, protocol="watch", frame_id="l1-3-1")]
+    keys = [b"2104326058", b"4700186508", b"conn:l1-3"]  # the last is keyed by connection: stateless
+    alone, alone_store = make()
+    expected_outputs = [[(o.topic, o.key, o.value) for o in alone.process(k, e.to_msgpack()).outputs]
+                        for k, e in zip(keys, envs)]
+    batched, batched_store = make()
+    results = batched.process_message(None, pack_frame_batch([(k, e.to_msgpack()) for k, e in zip(keys, envs)]))
+    assert [[(o.topic, o.key, o.value) for o in r.outputs] for r in results] == expected_outputs
+    assert [r.device_id for r in results] == ["2104326058", "4700186508", SOS_DEV]
+    assert [r.stateful for r in results] == [True, True, False]
+    assert batched_store == alone_store and set(batched_store) == {b"2104326058", b"4700186508"}
+    assert batched.counters.frames == 3
+
+
+def test_an_unreadable_frame_batch_is_one_dead_letter_holding_the_whole_message():
+    processor, store = make()
+    good = envelope(WATCH.UD_LTE, device_id="2104326058", protocol="watch", frame_id="l1-1-1").to_msgpack()
+    broken = pack_frame_batch([(b"2104326058", good)])[:-5]  # cut short in transit
+    (result,) = processor.process_message(b"k", broken)
+    ((topic, key, letter),) = [(o.topic, o.key, DeadLetter.from_msgpack(o.value)) for o in result.outputs]
+    assert topic == TOPICS.dead_letters and key == b"k" and letter.data == broken
+    assert letter.reason.startswith("unreadable raw-frame batch: frame batch is not msgpack")
+    assert result.dead_reasons == ["envelope"] and store == {}
+    # A plain RawFrame is one frame, as before.
+    (plain,) = processor.process_message(b"2104326058", good)
+    assert [o.topic for o in plain.outputs] == [TOPICS.positions]
