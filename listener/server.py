@@ -124,13 +124,24 @@ class ListenerServer(Lifecycle):
         return conn.send_command(command, neutral)
 
     async def _sweep_idle(self) -> None:
+        """Close connections silent for idle_timeout_s, and those holding a frame begun more than
+        frame_timeout_s ago (bytes trickling in reset the idle clock, not this one)."""
+        settings = self.settings
         while True:
-            await asyncio.sleep(min(SWEEP_INTERVAL_S, self.settings.idle_timeout_s / 2))
-            cutoff = time.monotonic() - self.settings.idle_timeout_s
-            for conn in [c for c in self.connections if c.last_activity < cutoff]:  # type: ignore[attr-defined]
-                metrics.child(metrics.ERRORS, "idle_timeout").inc()
-                log.info("closing idle connection %s (%s)", conn.peer, conn.device_id or conn.protocol_name)
-                conn.close()
+            await asyncio.sleep(min(SWEEP_INTERVAL_S, settings.idle_timeout_s / 2, settings.frame_timeout_s / 2))
+            now = time.monotonic()
+            idle_cutoff, frame_cutoff = now - settings.idle_timeout_s, now - settings.frame_timeout_s
+            for conn in list(self.connections):
+                if conn.last_activity < idle_cutoff:  # type: ignore[attr-defined]
+                    metrics.child(metrics.ERRORS, "idle_timeout").inc()
+                    log.info("closing idle connection %s (%s)", conn.peer, conn.device_id or conn.protocol_name)
+                    conn.close()
+                elif conn.partial_since is not None and conn.partial_since < frame_cutoff:  # type: ignore[attr-defined]
+                    metrics.child(metrics.ERRORS, "frame_timeout").inc()
+                    log.info("closing %s (%s): a frame begun %.0f s ago is still not whole (%d bytes; "
+                             "frame_timeout_s %.0f)", conn.peer, conn.device_id or conn.protocol_name,
+                             now - conn.partial_since, conn.stream.buffered, settings.frame_timeout_s)
+                    conn.close()
 
     # -- health and readiness (HealthApp serves them, with /metrics) ------------------------
     def _healthz(self) -> tuple[bool, dict]:

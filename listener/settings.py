@@ -31,6 +31,9 @@ class ListenerSettings(BaseSettings):
     max_detect_bytes: int = Field(256, ge=16, le=64 * 1024)
     # Devices of this family send a keep-alive every 5-10 minutes; allow one missed.
     idle_timeout_s: float = Field(1200.0, gt=0)
+    # A frame begun must be whole within this: the idle timeout is reset by every byte, so without
+    # it a client trickling one byte a minute (slowloris) would hold its connection for ever.
+    frame_timeout_s: float = Field(120.0, gt=0)
     max_connections: int = Field(20000, ge=1)
     max_connections_per_ip: int = Field(2000, ge=1)
     max_udp_sessions: int = Field(50000, ge=1)

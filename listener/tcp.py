@@ -68,6 +68,7 @@ class TcpConnection(asyncio.Protocol):
         self.protocol_name = "unknown"
         self.device_id: str | None = None
         self.last_activity = time.monotonic()
+        self.partial_since: float | None = None  # when the frame now half-read began (the frame deadline)
         self._sequence = 0
         self._rejections = 0
         self._queue: collections.deque[Outgoing] = collections.deque()
@@ -101,13 +102,17 @@ class TcpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self.last_activity = time.monotonic()
+        now = self.last_activity = time.monotonic()
         metrics.child(metrics.BYTES_IN, "tcp").inc(len(data))
         self.stream.feed(data)
         while (event := self.stream.next_event()) is not None:
             self._on_event(event)
             if self._closing:
                 return
+        if not self.stream.buffered:
+            self.partial_since = None
+        elif self.partial_since is None:
+            self.partial_since = now
         if len(self._queue) >= self.settings.max_inflight_per_connection:
             self.pause(QUEUE_FULL)
 

@@ -139,6 +139,35 @@ async def test_idle_connection_is_closed(kafka_bootstrap, kafka_prefix):
         assert len(server.connections) == 0
 
 
+async def test_a_frame_trickled_in_byte_by_byte_is_cut_off_at_the_frame_deadline(kafka_bootstrap, kafka_prefix):
+    # Slowloris: each byte resets the idle clock, so only the frame deadline ends it.
+    async with running_listener(kafka_bootstrap, kafka_prefix, idle_timeout_s=60, frame_timeout_s=1.0) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
+        started = asyncio.get_running_loop().time()
+        closed_after = None
+        for byte in b"[3G*4700186508*0002*LK" + b"x" * 200:  # a frame header, then a body that never ends
+            writer.write(bytes([byte]))
+            await writer.drain()
+            try:
+                if await asyncio.wait_for(reader.read(1), 0.1) == b"":
+                    closed_after = asyncio.get_running_loop().time() - started
+                    break
+            except asyncio.TimeoutError:
+                continue
+        assert closed_after is not None and 1.0 <= closed_after < 4.0, closed_after
+        assert len(server.connections) == 0
+
+        # A device that sends whole frames, however slowly, is not cut off.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
+        for _ in range(3):
+            writer.write(b"[3G*4700186508*0002*LK]")
+            await writer.drain()
+            assert await read_exactly(reader, len(b"[3G*4700186508*0002*LK]"), 10) == b"[3G*4700186508*0002*LK]"
+            await asyncio.sleep(0.8)
+        assert len(server.connections) == 1
+        writer.close()
+
+
 async def test_connection_flood_from_one_address_is_capped_and_others_are_served(kafka_bootstrap, kafka_prefix):
     async with running_listener(kafka_bootstrap, kafka_prefix, max_connections_per_ip=5) as server:
         flood = [await asyncio.open_connection("127.0.0.1", server.tcp_port) for _ in range(12)]
