@@ -2,19 +2,22 @@
 (p50/p99) under background load.
 
     python benchmarks/bench_processors.py [--workers 1] [--frames 30000] [--load 0.3] [--duration 20]
+                                          [--frames-per-message 64]
 
 Needs a broker (deploy/local/kafka.sh start, or KAFKA_BOOTSTRAP_SERVERS). Everything runs against
 topics of a fresh prefix (`bench-<random>.`), deleted at the end.
 
 1. Throughput: a backlog of `--frames` raw-frame envelopes of real GOTOP, watch and GT06 frames
-   (tests/protocols/frames_*.py, with per-device ids) from `--devices` devices is written first;
-   then `--workers` workers (`python -m processors`, each its own process) start, and the rate is
-   read off the consumer group's committed offsets on the raw-frames topic, from the first commit
-   to the last frame: frames/s in total and per worker. Before the workers start, the same backlog
-   is read by two baselines of the same run: a raw aiokafka consumer that copies each message to a
-   topic and commits after the flush (the Kafka work a worker cannot avoid), and the pure pipeline
-   (processors.pipeline over a dict, no Kafka: the decoding and rules a worker cannot avoid). The
-   ratios of the per-worker rate to both are printed.
+   (tests/protocols/frames_*.py, with per-device ids) from `--devices` devices is written first
+   (a message per frame, or with `--frames-per-message N` frame batches per partition, as the
+   listener writes them under load); then `--workers` workers (`python -m processors`, each its
+   own process) start, and the rate is read off the consumer group's committed offsets on the
+   raw-frames topic, from the first commit to the last frame: frames/s in total and per worker.
+   Before the workers start, the same backlog is read by two baselines of the same run: a raw
+   aiokafka consumer that copies each message to a topic and commits after the flush (the Kafka
+   work a worker cannot avoid), and the pure pipeline (processors.pipeline over a dict, no Kafka:
+   the decoding and rules a worker cannot avoid). The ratios of the per-worker rate to both are
+   printed.
 2. Latency under load: background frames at `--load` x the measured total rate, plus `--sos-rate`
    SOS frames per second, each from a device that has no open SOS episode (so each must give an SOS
    alert), for `--duration` seconds. Latency = from sending the raw frame to a consumer of the SOS
@@ -45,7 +48,9 @@ from processors.cli_cmd import STAGE_TOPICS  # noqa: E402
 from processors.pipeline import FrameProcessor  # noqa: E402
 from processors.settings import ProcessorSettings  # noqa: E402
 from schemas.topics import TopicNames, topic_names  # noqa: E402
-from schemas.envelopes import RawFrame  # noqa: E402
+from aiokafka.partitioner import murmur2  # noqa: E402
+
+from schemas.envelopes import RawFrame, pack_frame_batch  # noqa: E402
 from schemas.records import from_msgpack  # noqa: E402
 from common.settings import KafkaSettings  # noqa: E402
 from trackwire.topics_cmd import ensure_topics  # noqa: E402
@@ -192,13 +197,31 @@ async def raw_aiokafka_rate(bootstrap: str, topic: str, copy_topic: str, total: 
         await consumer.stop()
 
 
-def pure_pipeline_rate(topics: TopicNames, messages: list[tuple[bytes, bytes]]) -> float:
-    """Frames/s of FrameProcessor.process alone (state in a dict, outputs built, nothing sent)."""
+def pure_pipeline_rate(topics: TopicNames, messages: list[tuple[bytes | None, bytes]], frames: int) -> float:
+    """Frames/s of FrameProcessor.process_message alone (state in a dict, outputs built, nothing sent)."""
     pipeline = FrameProcessor(topics, ProcessorSettings(), {})
     started = time.perf_counter()
     for key, value in messages:
-        pipeline.process(key, value)
-    return len(messages) / (time.perf_counter() - started)
+        pipeline.process_message(key, value)
+    return frames / (time.perf_counter() - started)
+
+
+def as_messages(frames: list[tuple[bytes, bytes]], partitions: int, per_message: int) -> list[tuple[bytes | None, int | None, bytes]]:
+    """(key, partition, value) messages: one per frame, or, as the listener does under load (listener/
+    publisher.py), consecutive frames of one partition packed into frame batches of `per_message`."""
+    if per_message <= 1:
+        return [(key, None, value) for key, value in frames]
+    out: list[tuple[bytes | None, int | None, bytes]] = []
+    for start in range(0, len(frames), per_message * partitions):
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        for key, value in frames[start:start + per_message * partitions]:
+            groups.setdefault((murmur2(key) & 0x7FFFFFFF) % partitions, []).append((key, value))
+        for partition, items in groups.items():
+            for i in range(0, len(items), per_message):
+                chunk = items[i:i + per_message]
+                out.append((chunk[0][0], None, chunk[0][1]) if len(chunk) == 1
+                           else (None, partition, pack_frame_batch(chunk)))
+    return out
 
 
 # -- measurements ----------------------------------------------------------------------------
@@ -208,17 +231,18 @@ async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-async def produce_backlog(bootstrap: str, topic: str, background: Background, count: int) -> list[tuple[bytes, bytes]]:
-    """Write `count` frames; return them (key, value) for the pure-pipeline baseline."""
+async def produce_backlog(bootstrap: str, topic: str, background: Background, count: int, partitions: int,
+                          per_message: int) -> list[tuple[bytes | None, bytes]]:
+    """Write `count` frames (in frame batches of `per_message` if > 1); return the messages (key,
+    value) for the pure-pipeline baseline."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     written = []
     try:
         pending = []
-        for _ in range(count):
-            key, value = background.next()
+        for key, partition, value in as_messages([background.next() for _ in range(count)], partitions, per_message):
             written.append((key, value))
-            pending.append(await producer.send(topic, value, key=key))
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -328,6 +352,9 @@ async def main() -> None:
                         help="background load, as a fraction of the capacity measured on the backlog")
     parser.add_argument("--sos-rate", type=float, default=10.0, help="SOS probes per second")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the latency phase")
+    parser.add_argument("--frames-per-message", type=int, default=1,
+                        help="backlog in frame batches of this many frames per partition, as the listener "
+                             "writes under load (TRACKWIRE_LISTENER_FRAMES_PER_MESSAGE); 1: a message per frame")
     args = parser.parse_args()
 
     kafka = KafkaSettings(topic_partitions=args.partitions)
@@ -343,19 +370,25 @@ async def main() -> None:
         print(f"broker {bootstrap}, prefix {prefix}, {args.partitions} partitions, {os.cpu_count()} CPUs; "
               f"worker logs in {logdir}")
         t0 = time.monotonic()
-        written = await produce_backlog(bootstrap, topics.raw_frames, background, args.frames)
-        print(f"backlog: {args.frames} frames from {args.devices} devices written in {time.monotonic() - t0:.1f} s")
-        raw_rate = await raw_aiokafka_rate(bootstrap, topics.raw_frames, prefix + "baseline-copy", args.frames)
-        print(f"baseline, raw aiokafka consume -> produce (acks=all) -> commit: {raw_rate:,.0f} msgs/s")
-        pure_rate = pure_pipeline_rate(topics, written)
+        written = await produce_backlog(bootstrap, topics.raw_frames, background, args.frames, args.partitions,
+                                        args.frames_per_message)
+        per_message = args.frames / len(written)
+        print(f"backlog: {args.frames} frames from {args.devices} devices in {len(written)} messages "
+              f"({per_message:.1f} frames each) written in {time.monotonic() - t0:.1f} s")
+        raw_msgs = await raw_aiokafka_rate(bootstrap, topics.raw_frames, prefix + "baseline-copy", len(written))
+        raw_rate = raw_msgs * per_message
+        print(f"baseline, raw aiokafka consume -> produce (acks=all) -> commit: {raw_msgs:,.0f} msgs/s "
+              f"= {raw_rate:,.0f} frames/s")
+        pure_rate = pure_pipeline_rate(topics, written, args.frames)
         print(f"baseline, pure pipeline (no Kafka, state in a dict): {pure_rate:,.0f} frames/s")
 
         workers = [Worker(bootstrap, prefix, logdir / f"worker{i}.log", partitions=args.partitions,
                           commit_interval_s=1.0, tick_interval_s=1.0).start()  # the defaults
                for i in range(args.workers)]
         broker = local_broker_pid()
-        elapsed, rate, cpu, broker_cpu = await throughput(bootstrap, prefix + "processor", topics.raw_frames,
-                                                          args.frames, 600, workers, broker)
+        elapsed, message_rate, cpu, broker_cpu = await throughput(bootstrap, prefix + "processor", topics.raw_frames,
+                                                                  len(written), 600, workers, broker)
+        rate = message_rate * per_message  # committed offsets count messages
         frames = rate * elapsed
         print(f"throughput: {frames:,.0f} frames in {elapsed:.1f} s from the first commit to the last = "
               f"{rate:,.0f} frames/s with {args.workers} worker(s) = {rate / args.workers:,.0f} frames/s per worker")
