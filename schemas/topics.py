@@ -57,7 +57,7 @@ class TopicSpec:
 
 
 DEVICE_KEY = "device id"
-RAW_KEY = "device id, or the connection id before the device is known"
+RAW_KEY = "device id, or the connection id before the device is known (none on a frame batch)"
 DEAD_LETTER_KEY = "device id if known, else the raw frame's key, or none"
 
 RAW_FRAMES = TopicSpec(

@@ -38,6 +38,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def pipeline_env(kafka_bootstrap: str, kafka_prefix: str, clickhouse_dir, **extra: str) -> tuple[dict, dict]:
+    """(environment, ports) for `trackwire run` on free ports, against the test's broker and prefix,
+    with an embedded ClickHouse in `clickhouse_dir`: the settings every end-to-end test shares."""
+    ports = {name: _free_port() for name in ("device", "listener_http", "sink_http", "processor_web")}
+    env = {**os.environ, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRACKWIRE_TOPIC_PREFIX": kafka_prefix,
+           "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_CLICKHOUSE_URL": f"chdb://{clickhouse_dir}",
+           "TRACKWIRE_LISTENER_HTTP_PORT": str(ports["listener_http"]),
+           "TRACKWIRE_SINK_HTTP_PORT": str(ports["sink_http"]),
+           "TRACKWIRE_PROCESSOR_WEB_PORT": str(ports["processor_web"]), "TRACKWIRE_SINK_BATCH_MAX_SECONDS": "0.5",
+           # The sample frames are years old; the default TTL (365 days of device time) would drop them.
+           "TRACKWIRE_SINK_TTL_DAYS": "0", **extra}
+    return env, ports
+
+
 def _wait_ready(http_port: int, process: subprocess.Popen, timeout_s: float = 90) -> None:
     import urllib.request
 
@@ -83,15 +97,10 @@ def assert_one_log_format(output: str) -> None:
 
 
 async def test_devices_to_clickhouse_through_the_whole_pipeline(kafka_bootstrap, kafka_prefix, tmp_path):
-    port, listener_http, sink_http, processor_web = _free_port(), _free_port(), _free_port(), _free_port()
-    env = {**os.environ, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRACKWIRE_TOPIC_PREFIX": kafka_prefix,
-           "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_CLICKHOUSE_URL": f"chdb://{tmp_path}/clickhouse",
-           "TRACKWIRE_LISTENER_HTTP_PORT": str(listener_http), "TRACKWIRE_SINK_HTTP_PORT": str(sink_http),
-           "TRACKWIRE_PROCESSOR_WEB_PORT": str(processor_web), "TRACKWIRE_SINK_BATCH_MAX_SECONDS": "0.5",
-           # The sample frames are years old; the default TTL (365 days of device time) would drop them.
-           "TRACKWIRE_SINK_TTL_DAYS": "0",
-           # The default level: what an operator sees (checked below: one format, no library chatter).
-           "TRACKWIRE_LOG_FORMAT": "json", "TRACKWIRE_RUN_LOG_DIR": str(tmp_path / "logs")}
+    # The default level: what an operator sees (checked below: one format, no library chatter).
+    env, ports = pipeline_env(kafka_bootstrap, kafka_prefix, tmp_path / "clickhouse", TRACKWIRE_LOG_FORMAT="json",
+                              TRACKWIRE_RUN_LOG_DIR=str(tmp_path / "logs"))
+    port, listener_http = ports["device"], ports["listener_http"]
     env.pop("TRACKWIRE_LOG_LEVEL", None)
     env.pop("TRACKWIRE_LOG_LIBRARY_LEVEL", None)
     run = subprocess.Popen([sys.executable, "-m", "trackwire.cli", "run", "--port", str(port), "--simulate", "0"],

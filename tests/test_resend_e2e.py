@@ -9,7 +9,6 @@ cited there); the renumbered heartbeat is constructed per the Concox JM-VL03 doc
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from protocols.gt06 import build_packet, open_packet
 from schemas.records import from_msgpack
 from schemas.topics import topic_names
 from tests.protocols import frames_gt06 as GT06
-from tests.test_pipeline_e2e import _free_port, _wait_ready
+from tests.test_pipeline_e2e import _wait_ready, pipeline_env
 
 pytestmark = pytest.mark.kafka
 
@@ -49,12 +48,8 @@ async def _events(bootstrap: str, topic: str, wanted: int, timeout_s: float = 90
 
 
 async def test_a_resent_heartbeat_is_stored_once(kafka_bootstrap, kafka_prefix, tmp_path):
-    port, listener_http, sink_http, processor_web = _free_port(), _free_port(), _free_port(), _free_port()
-    env = {**os.environ, "TRACKWIRE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRACKWIRE_TOPIC_PREFIX": kafka_prefix,
-           "TRACKWIRE_TOPIC_PARTITIONS": "2", "TRACKWIRE_CLICKHOUSE_URL": f"chdb://{tmp_path}/clickhouse",
-           "TRACKWIRE_LISTENER_HTTP_PORT": str(listener_http), "TRACKWIRE_SINK_HTTP_PORT": str(sink_http),
-           "TRACKWIRE_PROCESSOR_WEB_PORT": str(processor_web), "TRACKWIRE_SINK_BATCH_MAX_SECONDS": "0.5",
-           "TRACKWIRE_SINK_TTL_DAYS": "0"}
+    env, ports = pipeline_env(kafka_bootstrap, kafka_prefix, tmp_path / "clickhouse")
+    port, listener_http = ports["device"], ports["listener_http"]
     run = subprocess.Popen([sys.executable, "-m", "trackwire.cli", "run", "--port", str(port), "--simulate", "0"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     next_heartbeat = renumbered(GT06.DOC_HEARTBEAT, 0x0010)

@@ -305,6 +305,11 @@ def _counted(rows, *key_columns: int) -> dict[tuple, int]:
     return counts
 
 
+def _problems(*checks: tuple[object, str]) -> list[str]:
+    """The message of every check whose finding is not empty."""
+    return [message for finding, message in checks if finding]
+
+
 def _check_positions(book: FleetBook, rows: dict) -> tuple[list[str], list[str]]:
     positions = {(device, int(ms)): n for (device, ms), n in _counted(rows["positions"], 0, 1).items()}
     missing = [key for key, sent in book.fixes.items() if sent.acked and key not in positions]
@@ -312,14 +317,10 @@ def _check_positions(book: FleetBook, rows: dict) -> tuple[list[str], list[str]]
     nobody_sent = [key for key in positions if key not in book.fixes or book.fixes[key].sends == 0]
     figures = [f"positions FINAL: {sum(positions.values())} rows; acknowledged fixes missing {len(missing)}, "
                f"more than once {len(twice)}, never sent {len(nobody_sent)}"]
-    problems = []
-    if missing:
-        problems.append(f"acknowledged fixes missing from positions FINAL (device, time ms): {missing[:10]}")
-    if twice:
-        problems.append(f"fixes more than once in positions FINAL: {list(twice.items())[:10]}")
-    if nobody_sent:
-        problems.append(f"fixes in positions FINAL that no device sent: {nobody_sent[:10]}")
-    return figures, problems
+    return figures, _problems(
+        (missing, f"acknowledged fixes missing from positions FINAL (device, time ms): {missing[:10]}"),
+        (twice, f"fixes more than once in positions FINAL: {list(twice.items())[:10]}"),
+        (nobody_sent, f"fixes in positions FINAL that no device sent: {nobody_sent[:10]}"))
 
 
 def _check_sos(book: FleetBook, rows: dict, sos_messages: list) -> tuple[list[str], list[str]]:
@@ -340,14 +341,10 @@ def _check_sos(book: FleetBook, rows: dict, sos_messages: list) -> tuple[list[st
     figures = [f"SOS: {len(presses)} presses ({len(acked)} acknowledged); open on the SOS topic "
                f"{sum(map(len, on_topic.values()))} for {len(on_topic)} devices; open in alerts FINAL "
                f"{sum(in_alerts.values())}"]
-    problems = []
-    if wrong_topic:
-        problems.append(f"SOS presses not once (state open) on the SOS topic: {wrong_topic}")
-    if wrong_alerts:
-        problems.append(f"SOS presses not once (state open) in alerts FINAL: {wrong_alerts}")
-    if strangers:
-        problems.append(f"SOS opens of devices that never pressed: {strangers}")
-    return figures, problems
+    return figures, _problems(
+        (wrong_topic, f"SOS presses not once (state open) on the SOS topic: {wrong_topic}"),
+        (wrong_alerts, f"SOS presses not once (state open) in alerts FINAL: {wrong_alerts}"),
+        (strangers, f"SOS opens of devices that never pressed: {strangers}"))
 
 
 def _check_keepalives(book: FleetBook, rows: dict) -> tuple[list[str], list[str]]:
@@ -357,13 +354,9 @@ def _check_keepalives(book: FleetBook, rows: dict) -> tuple[list[str], list[str]
     over = {key: (n, sends[key]) for key, n in stored.items() if n > sends[key]}
     figures = [f"keep-alives in telemetry FINAL: {sum(stored.values())} rows; acknowledged missing {len(missing)}, "
                f"more rows than sends {len(over)}"]
-    problems = []
-    if missing:
-        problems.append(f"acknowledged keep-alives missing from telemetry FINAL (watch, steps): {missing[:10]}")
-    if over:
-        problems.append(f"keep-alives stored more often than sent ((watch, steps): (rows, sends)): "
-                        f"{list(over.items())[:10]}")
-    return figures, problems
+    return figures, _problems(
+        (missing, f"acknowledged keep-alives missing from telemetry FINAL (watch, steps): {missing[:10]}"),
+        (over, f"keep-alives stored more often than sent ((watch, steps): (rows, sends)): {list(over.items())[:10]}"))
 
 
 def _check_tables(rows: dict) -> tuple[list[str], list[str]]:
