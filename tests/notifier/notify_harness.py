@@ -86,11 +86,25 @@ class Receiver:
 
     async def wait_for(self, predicate: Callable[[list[Request]], bool], timeout_s: float = 30.0) -> None:
         assert self._arrived is not None
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: predicate(self.requests)), timeout_s)
+        try:
+            async with self._arrived:
+                await asyncio.wait_for(self._arrived.wait_for(lambda: predicate(self.requests)), timeout_s)
+        except asyncio.TimeoutError:
+            # What did arrive, so that a rare failure says whether it was nothing, an error or a duplicate.
+            seen = [(round(r.at - time.time(), 1), r.status, r.headers.get("webhook-id"),
+                     _frame_id(r)) for r in self.requests]
+            raise AssertionError(f"receiver on port {self.port}: condition not met within {timeout_s} s; "
+                                 f"requests (s ago, status, webhook-id, frame id): {seen}") from None
 
     def answered(self, status: int = 200) -> list[Request]:
         return [r for r in self.requests if r.status == status]
+
+
+def _frame_id(request: Request) -> str | None:
+    try:
+        return request.json()["data"]["frame_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def verify(secret: str, request: Request) -> dict:
