@@ -78,6 +78,7 @@ class Notifier:
         self.dead_letter_topic = names.dead_letters
         self.tracker = OffsetTracker()
         self._committed: dict = {}  # partition -> the offset last committed (unchanged ones are not sent again)
+        self._positioned: set = set()  # assigned partitions whose start _on_assigned has set (seeked)
         self.last_fixes = LastFixes(settings.last_fix_devices)
         self.runners: dict[str, WebhookRunner] = {}
         for hook in config.webhooks:
@@ -241,6 +242,10 @@ class Notifier:
                 self._flow()
                 data = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.settings.fetch_max_records)
                 for tp, messages in data.items():
+                    if tp not in self._positioned:
+                        # Fetched before _on_assigned set where this partition starts (aiokafka sets an
+                        # assignment, and may fetch, before the callback): the seek there reads it again.
+                        continue
                     for message in messages:
                         self._handle(tp, message)
                 metrics.UNFINISHED.set(self.tracker.unfinished())
@@ -338,6 +343,7 @@ class Notifier:
         revoked = set(revoked)
         if not revoked:
             return
+        self._positioned -= revoked
         await self._commit()
         dropped = sum(runner.abandon(lambda d: d.ref.tp in revoked) for runner in self.runners.values())
         self.tracker.forget(revoked)
@@ -347,17 +353,24 @@ class Notifier:
             log.info("partitions revoked: %d held deliveries dropped (the new owner sends them again)", dropped)
 
     async def _on_assigned(self, assigned) -> None:
+        """Where each assigned partition starts: its committed offset, or, for a new group, the first
+        record of the last start_lookback_s. Every partition is seeked, not only the new ones: records
+        fetched before this ran were dropped (`_positioned`), and the seek reads them again."""
         consumer = self._consumer
         assert consumer is not None
         fresh = []
         for tp in assigned:
-            if await consumer.committed(tp) is None:
+            committed = await consumer.committed(tp)
+            if committed is None:
                 fresh.append(tp)
-        if not fresh:
-            return
-        for tp, offset in (await offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
-            consumer.seek(tp, offset)
-        log.info("new consumer group: %d partition(s) start %.0f s back", len(fresh), self.settings.start_lookback_s)
+            else:
+                consumer.seek(tp, committed)
+        if fresh:
+            for tp, offset in (await offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
+                consumer.seek(tp, offset)
+            log.info("new consumer group: %d partition(s) start %.0f s back", len(fresh),
+                     self.settings.start_lookback_s)
+        self._positioned |= set(assigned)
 
     # -- health -----------------------------------------------------------------------------
 
@@ -379,4 +392,8 @@ class _Rebalance(ConsumerRebalanceListener):
         await self._notifier._on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
-        await self._notifier._on_assigned(assigned)
+        try:
+            await self._notifier._on_assigned(assigned)
+        except Exception as exc:  # aiokafka would log it and go on, with these partitions never read
+            log.error("could not set where the assigned partitions start; stopping", exc_info=exc)
+            self._notifier._fail(exc)

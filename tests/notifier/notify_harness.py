@@ -126,8 +126,10 @@ def config(*hooks: dict):
 
 
 async def produce(bootstrap: str, topic: str, records: list[Record]) -> list[int]:
-    """Publish records keyed by device id, in order; their offsets."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    """Publish records keyed by device id, in order; their offsets. Idempotent, as the pipeline's
+    producers: a plain producer's retry after an error answer can write a record twice (seen on a
+    topic created a moment before: a NotLeaderForPartitionError, a retry, and the alert sent twice)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         offsets = []

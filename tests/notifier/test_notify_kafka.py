@@ -426,3 +426,31 @@ async def test_a_rebalance_hands_unfinished_alerts_to_the_new_owner(kafka_bootst
     for request in receiver.requests:
         by_device.setdefault(request.json()["data"]["device_id"], set()).add(request.webhook_id)
     assert all(len(ids) == 1 for ids in by_device.values())  # one webhook-id per alert, whoever sent it
+
+
+async def test_an_alert_fetched_before_the_start_position_is_set_is_sent_once(kafka_bootstrap, kafka_prefix,
+                                                                              receivers, monkeypatch):
+    # A new group seeks back by start_lookback_s in its rebalance callback, after aiokafka has set
+    # the assignment. An alert written while that look-up is under way must be sent once: neither
+    # skipped (a fetch from "latest" before the seek) nor sent twice (fetched, then read again after
+    # the seek). The window is widened here by a slow look-up of the start offsets.
+    import notifier.service as service
+
+    looked_up = asyncio.Event()
+
+    async def slow_offsets_since(consumer, tps, seconds):
+        looked_up.set()
+        await asyncio.sleep(3)
+        return await offsets_since(consumer, tps, seconds)
+
+    from notifier.kafka_offsets import offsets_since
+    monkeypatch.setattr(service, "offsets_since", slow_offsets_since)
+    receiver = await receivers()
+    names = topic_names(kafka_prefix)
+    kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
+    async with Notifier(config(hook("care-desk", receiver)), settings(last_fix_devices=0), kafka):
+        await asyncio.wait_for(looked_up.wait(), 30)  # assigned; the fetcher is running at "latest"
+        await produce(kafka_bootstrap, names.sos, [sos("870", 1)])
+        await receiver.wait_for(lambda rs: len(rs) >= 1)
+        await asyncio.sleep(4)  # past the seek and a second read, if there were one
+    assert [(r.status, verify(SECRET_A, r)["data"]["frame_id"]) for r in receiver.requests] == [(200, "test-870-1")]
