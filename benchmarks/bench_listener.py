@@ -83,6 +83,9 @@ def listener_histograms(http_port: int) -> dict[str, float | None]:
                                               / produce_count * 1000, 1) if produce_count else None,
         "listener_replies_within_1s_pct": round(100 * within_1s / replies, 1) if replies else None,
         "listener_replies_within_5s_pct": round(100 * within_5s / replies, 1) if replies else None,
+        # frame batches (TRACKWIRE_LISTENER_FRAMES_PER_MESSAGE): frames per raw-frames message
+        "listener_frames_per_message_mean": round(values["trackwire_listener_frames_per_message_sum"] / messages, 1)
+        if (messages := values.get("trackwire_listener_frames_per_message_count")) else 1.0,
     }
 
 
@@ -188,7 +191,8 @@ async def main() -> None:
         "listener_frames_per_s": round(frames_per_s),
         "reply_latency_ms_p50": round(stats.percentile(0.5) * 1000, 1) if stats.latencies_s else None,
         "reply_latency_ms_p99": round(stats.percentile(0.99) * 1000, 1) if stats.latencies_s else None,
-        "listener_cpu_share": round(listener_cpu / elapsed, 2), "simulator_cpu_share": round(simulator_cpu / elapsed, 2),
+        "listener_cpu_share": round(listener_cpu / elapsed, 2),
+        "listener_cpu_ms_per_frame": round(listener_cpu * 1000 / max(stats.replies, 1), 3), "simulator_cpu_share": round(simulator_cpu / elapsed, 2),
         "kafka_cpu_share": round(kafka_cpu / elapsed, 2) if kafka_cpu is not None else None,
         **server_side,
         "listener_rss_idle_mib": round(idle_kib / 1024, 1), "listener_rss_peak_mib": round(peak[0] / 1024, 1),

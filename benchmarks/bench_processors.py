@@ -279,7 +279,8 @@ async def throughput(bootstrap: str, group: str, topic: str, total: int, timeout
 
 
 async def latency_under_load(bootstrap: str, topics: TopicNames, background: Background, load_rate: float,
-                             sos_rate: float, duration_s: float) -> tuple[list[float], list[float], int, int]:
+                             sos_rate: float, duration_s: float, partitions: int,
+                             per_message: int) -> tuple[list[float], list[float], int, int]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)  # as the listener's producer
     consumer = AIOKafkaConsumer(topics.sos, bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 fetch_max_wait_ms=50)
@@ -313,10 +314,11 @@ async def latency_under_load(bootstrap: str, topics: TopicNames, background: Bac
     while time.monotonic() - start < duration_s:
         t = time.monotonic()
         due = int((t - start) * load_rate) - background_sent
-        for _ in range(max(0, due)):
-            key, value = background.next()
-            await producer.send(topics.raw_frames, value, key=key)
-            background_sent += 1
+        # The frames due in this 5 ms tick, packed as the listener would pack what it has queued at once.
+        for key, partition, value in as_messages([background.next() for _ in range(max(0, due))], partitions,
+                                                 per_message):
+            await producer.send(topics.raw_frames, value, key=key, partition=partition)
+        background_sent += max(0, due)
         if t >= next_sos:
             dev, value, _ = sos_envelope(n_sos)
             sent_at[dev] = time.time()
@@ -400,8 +402,9 @@ async def main() -> None:
         await wait_assigned(workers, args.partitions)
         load_rate = max(1.0, rate * args.load)
         cpu_before, broker_before = sum(w.cpu_s() for w in workers), process_cpu_s(broker)
-        _kafka_ms, seen_ms, sent, n_sos = await latency_under_load(bootstrap, topics, background, load_rate, args.sos_rate,
-                                                           args.duration)
+        _kafka_ms, seen_ms, sent, n_sos = await latency_under_load(bootstrap, topics, background, load_rate,
+                                                                   args.sos_rate, args.duration, args.partitions,
+                                                                   args.frames_per_message)
         print(f"latency under load: {sent} background frames at {load_rate:,.0f}/s ({args.load:.0%} of capacity) "
               f"+ {n_sos} SOS frames, {len(seen_ms)} SOS alerts received")
         if seen_ms:

@@ -342,6 +342,7 @@ class FramePublisher:
                 continue
             topic, key, value, ack = queue.popleft()
             await self._send_one(producer, [ack], topic, value, key, None)
+            metrics.FRAMES_PER_MESSAGE.observe(1)
 
     async def _send_batched(self, producer: Any, taken: list[tuple[str, bytes | None, bytes, asyncio.Future]]) -> None:
         """The frames queued now, one message per partition (up to frames_per_message frames and
