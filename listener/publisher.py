@@ -397,8 +397,8 @@ class FramePublisher:
             if producer is not self._producer:  # the stalled producer, stopped under our feet
                 return
             raise  # a bug
-        for ack in acks:
-            delivery.add_done_callback(partial(_copy_outcome, ack))
+        # One callback for the whole batch, not one per frame (each is a turn of the event loop).
+        delivery.add_done_callback(partial(_copy_outcome, acks))
 
     def _on_ack(self, fut: asyncio.Future, *, started: float, generation: int) -> None:
         self._release()
@@ -450,12 +450,17 @@ def _chunks(items: list, max_count: int, max_bytes: int):
         yield chunk
 
 
-def _copy_outcome(target: asyncio.Future, source: asyncio.Future) -> None:
-    if target.done():
-        return
-    if source.cancelled():
-        target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())
-    else:
-        target.set_result(source.result())
+def _copy_outcome(targets: list[asyncio.Future], source: asyncio.Future) -> None:
+    """The outcome of one Kafka message (a frame, or a frame batch) onto each of its frames' acks."""
+    cancelled = source.cancelled()
+    error = None if cancelled else source.exception()
+    result = None if cancelled or error is not None else source.result()
+    for target in targets:
+        if target.done():
+            continue
+        if cancelled:
+            target.cancel()
+        elif error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(result)
