@@ -364,13 +364,21 @@ class Notifier:
             if committed is None:
                 fresh.append(tp)
             else:
-                consumer.seek(tp, committed)
+                self._start_at(tp, committed)
         if fresh:
             for tp, offset in (await offsets_since(consumer, fresh, self.settings.start_lookback_s)).items():
-                consumer.seek(tp, offset)
+                self._start_at(tp, offset)
             log.info("new consumer group: %d partition(s) start %.0f s back", len(fresh),
                      self.settings.start_lookback_s)
-        self._positioned |= set(assigned)
+
+    def _start_at(self, tp, offset: int) -> None:
+        # Seek and mark together, with no await between: a record fetched before the seek is dropped
+        # (not yet positioned) and read again from here; one fetched after it is handled. Marking
+        # later, after the next await, dropped records fetched after the seek for good (seen: an
+        # alert never sent after a restart).
+        assert self._consumer is not None
+        self._consumer.seek(tp, offset)
+        self._positioned.add(tp)
 
     # -- health -----------------------------------------------------------------------------
 

@@ -454,3 +454,39 @@ async def test_an_alert_fetched_before_the_start_position_is_set_is_sent_once(ka
         await receiver.wait_for(lambda rs: len(rs) >= 1)
         await asyncio.sleep(4)  # past the seek and a second read, if there were one
     assert [(r.status, verify(SECRET_A, r)["data"]["frame_id"]) for r in receiver.requests] == [(200, "test-870-1")]
+
+
+async def test_a_committed_partition_read_while_a_new_one_is_looked_up_loses_nothing(kafka_bootstrap, kafka_prefix,
+                                                                                     receivers, monkeypatch):
+    # One partition has a committed offset (it starts there at once), the other is new to the group
+    # (its start is looked up by time, slowly here). Alerts fetched from the first meanwhile must be
+    # handled: marking it positioned only after the look-up dropped them for good (an alert never sent).
+    import notifier.service as service
+    from aiokafka.partitioner import murmur2
+    from notifier.kafka_offsets import offsets_since
+
+    async def slow_offsets_since(consumer, tps, seconds):
+        await asyncio.sleep(3)
+        return await offsets_since(consumer, tps, seconds)
+
+    monkeypatch.setattr(service, "offsets_since", slow_offsets_since)
+    receiver = await receivers()
+    names = topic_names(kafka_prefix)
+    kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
+    await ensure_topics(kafka, [SOS])
+    partition = (murmur2(b"871") & 0x7FFFFFFF) % PARTITIONS
+    [offset] = await produce(kafka_bootstrap, names.sos, [sos("871", 1)])
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    committer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id(settings(), kafka),
+                                 enable_auto_commit=False)
+    await committer.start()
+    try:
+        tp = TopicPartition(names.sos, partition)
+        committer.assign([tp])
+        await committer.commit({tp: offset})  # the alert is the next to read on its partition
+    finally:
+        await committer.stop()
+    async with Notifier(config(hook("care-desk", receiver)), settings(last_fix_devices=0), kafka):
+        await receiver.wait_for(lambda rs: len(rs) >= 1, timeout_s=30)
+        await asyncio.sleep(1)
+    assert [(r.status, verify(SECRET_A, r)["data"]["frame_id"]) for r in receiver.requests] == [(200, "test-871-1")]
