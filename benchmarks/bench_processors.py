@@ -47,9 +47,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from processors.cli_cmd import STAGE_TOPICS  # noqa: E402
 from processors.pipeline import FrameProcessor  # noqa: E402
 from processors.settings import ProcessorSettings  # noqa: E402
-from schemas.topics import TopicNames, topic_names  # noqa: E402
-from aiokafka.partitioner import murmur2  # noqa: E402
-
+from schemas.topics import TopicNames, partition_for, topic_names  # noqa: E402
 from schemas.envelopes import RawFrame, pack_frame_batch  # noqa: E402
 from schemas.records import from_msgpack  # noqa: E402
 from common.settings import KafkaSettings  # noqa: E402
@@ -215,7 +213,7 @@ def as_messages(frames: list[tuple[bytes, bytes]], partitions: int, per_message:
     for start in range(0, len(frames), per_message * partitions):
         groups: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, value in frames[start:start + per_message * partitions]:
-            groups.setdefault((murmur2(key) & 0x7FFFFFFF) % partitions, []).append((key, value))
+            groups.setdefault(partition_for(key, partitions), []).append((key, value))
         for partition, items in groups.items():
             for i in range(0, len(items), per_message):
                 chunk = items[i:i + per_message]

@@ -37,7 +37,6 @@ from typing import Any, Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 
 from common.backoff import Backoff
 from common.kafka_security import aiokafka_options
@@ -45,6 +44,7 @@ from common.service import supervise
 from common.settings import KafkaSettings
 from listener import metrics
 from schemas.envelopes import pack_frame_batch
+from schemas.topics import partition_for
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ class FramePublisher:
             for topic, key, value, ack in taken:
                 if topic not in counts:
                     counts[topic] = len(await producer.partitions_for(topic))
-                partition = (murmur2(key or b"") & 0x7FFFFFFF) % counts[topic]
+                partition = partition_for(key or b"", counts[topic])
                 groups.setdefault((topic, partition), []).append((key or b"", value, ack))
             for (topic, partition), items in groups.items():
                 for chunk in _chunks(items, self._frames_per_message, self._batch_max_bytes):

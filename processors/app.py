@@ -33,7 +33,6 @@ from pathlib import Path
 import faust
 import mode
 from faust.types import TP
-from aiokafka.partitioner import murmur2
 
 from common.kafka_security import faust_credentials
 from common.service import HealthApp
@@ -43,17 +42,12 @@ from processors.batching import WriteBehind
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.pipeline import FrameProcessor, Output, Result, has_open_sos
 from processors.settings import ProcessorSettings
-from schemas.topics import topic_names
+from schemas.topics import partition_for, topic_names
 
 log = logging.getLogger("trackwire.processor")
 
 TABLE_NAME = "devices"
 MAX_DUE_PER_TICK = 10_000  # a mass outage raises its offline alerts over several ticks, not in one
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2, as aiokafka and Java) gives a key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def default_app_id(kafka: KafkaSettings) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from aiokafka.partitioner import murmur2
+
 from schemas.records import Record, is_sos
 
 HOUR_MS = 3600 * 1000
@@ -145,6 +147,12 @@ def topics_for(record: Record) -> tuple[TopicSpec, ...]:
 
 def device_key(device_id: str) -> bytes:
     return device_id.encode()
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as aiokafka and Java) gives a key: where a
+    device's frames, records and state live, whoever computes it (listener batches, processor state)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _duration(ms: int | None) -> str:

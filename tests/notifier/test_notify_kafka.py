@@ -19,7 +19,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 from standardwebhooks import WebhookVerificationError
 
 from notifier.service import Notifier, group_id
@@ -428,23 +429,30 @@ async def test_a_rebalance_hands_unfinished_alerts_to_the_new_owner(kafka_bootst
     assert all(len(ids) == 1 for ids in by_device.values())  # one webhook-id per alert, whoever sent it
 
 
+@pytest.fixture
+def slow_start_lookup(monkeypatch) -> asyncio.Event:
+    """A new group's look-up of its start offsets (by time) takes 3 s; the event is set when it begins."""
+    import notifier.service as service
+    from notifier.kafka_offsets import offsets_since
+
+    began = asyncio.Event()
+
+    async def slow_offsets_since(consumer, tps, seconds):
+        began.set()
+        await asyncio.sleep(3)
+        return await offsets_since(consumer, tps, seconds)
+
+    monkeypatch.setattr(service, "offsets_since", slow_offsets_since)
+    return began
+
+
 async def test_an_alert_fetched_before_the_start_position_is_set_is_sent_once(kafka_bootstrap, kafka_prefix,
-                                                                              receivers, monkeypatch):
+                                                                              receivers, slow_start_lookup):
     # A new group seeks back by start_lookback_s in its rebalance callback, after aiokafka has set
     # the assignment. An alert written while that look-up is under way must be sent once: neither
     # skipped (a fetch from "latest" before the seek) nor sent twice (fetched, then read again after
     # the seek). The window is widened here by a slow look-up of the start offsets.
-    import notifier.service as service
-
-    looked_up = asyncio.Event()
-
-    async def slow_offsets_since(consumer, tps, seconds):
-        looked_up.set()
-        await asyncio.sleep(3)
-        return await offsets_since(consumer, tps, seconds)
-
-    from notifier.kafka_offsets import offsets_since
-    monkeypatch.setattr(service, "offsets_since", slow_offsets_since)
+    looked_up = slow_start_lookup
     receiver = await receivers()
     names = topic_names(kafka_prefix)
     kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
@@ -457,26 +465,16 @@ async def test_an_alert_fetched_before_the_start_position_is_set_is_sent_once(ka
 
 
 async def test_a_committed_partition_read_while_a_new_one_is_looked_up_loses_nothing(kafka_bootstrap, kafka_prefix,
-                                                                                     receivers, monkeypatch):
+                                                                                     receivers, slow_start_lookup):
     # One partition has a committed offset (it starts there at once), the other is new to the group
     # (its start is looked up by time, slowly here). Alerts fetched from the first meanwhile must be
     # handled: marking it positioned only after the look-up dropped them for good (an alert never sent).
-    import notifier.service as service
-    from aiokafka.partitioner import murmur2
-    from notifier.kafka_offsets import offsets_since
-
-    async def slow_offsets_since(consumer, tps, seconds):
-        await asyncio.sleep(3)
-        return await offsets_since(consumer, tps, seconds)
-
-    monkeypatch.setattr(service, "offsets_since", slow_offsets_since)
     receiver = await receivers()
     names = topic_names(kafka_prefix)
     kafka = kafka_settings(kafka_bootstrap, kafka_prefix)
     await ensure_topics(kafka, [SOS])
     partition = (murmur2(b"871") & 0x7FFFFFFF) % PARTITIONS
     [offset] = await produce(kafka_bootstrap, names.sos, [sos("871", 1)])
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     committer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id(settings(), kafka),
                                  enable_auto_commit=False)
     await committer.start()
