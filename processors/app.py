@@ -40,6 +40,7 @@ from common.settings import KafkaSettings
 from processors import metrics
 from processors.batching import WriteBehind
 from processors.deadlines import DeadlineIndex, StreamClock
+from processors.recovery import SeekFirstTableManager
 from processors.pipeline import FrameProcessor, Output, Result, has_open_sos
 from processors.settings import ProcessorSettings
 from schemas.topics import partition_for, topic_names
@@ -116,6 +117,7 @@ class ProcessorApp:
             # inside the fetch loop, which stops fetching for the commit's producer flush.
             broker_commit_every=1 << 62,
             producer_acks=-1,
+            TableManager=SeekFirstTableManager,  # processors/recovery.py: no frame skipped at start
             web_enabled=settings.web_port is not None,
             web_port=settings.web_port or 6066,
             web_host="127.0.0.1",

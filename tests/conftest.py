@@ -77,9 +77,12 @@ def kafka_bootstrap():
 
 @pytest.fixture
 def kafka_prefix(kafka_bootstrap, request):
-    """A topic prefix of this test alone; its topics are deleted when the test ends."""
+    """A topic prefix of this test alone; its topics are deleted when the test ends (kept with
+    TRACKWIRE_TEST_KEEP_TOPICS=1, to read them after a failure)."""
     prefix = f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}."
     yield prefix
+    if os.environ.get("TRACKWIRE_TEST_KEEP_TOPICS"):
+        return  # kept for a post-mortem
     asyncio.run(_delete_topics(kafka_bootstrap, prefix))
 
 

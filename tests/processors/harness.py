@@ -27,8 +27,11 @@ class Worker:
     """`python -m processors` with its own environment; output in a log file."""
 
     def __init__(self, bootstrap: str, prefix: str, log_path: Path, *, partitions: int = 3,
-                 **settings: object) -> None:
+                 fault: str | None = None, **settings: object) -> None:
+        """`fault`: a module of tests/processors/faults/ imported before the worker starts (it
+        patches the worker to provoke a race); the worker itself is unchanged."""
         self.log_path = log_path
+        self.fault = fault
         self.env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
@@ -46,7 +49,12 @@ class Worker:
     def start(self) -> "Worker":
         self._log = open(self.log_path, "ab")
         self._started_at = self.log_path.stat().st_size
-        self.proc = subprocess.Popen([sys.executable, "-m", "processors"], cwd=REPO, env=self.env,
+        argv = [sys.executable, "-m", "processors"]
+        if self.fault:
+            argv = [sys.executable, "-c", f"import faults.{self.fault}, runpy; runpy.run_module('processors', "
+                                          "run_name='__main__', alter_sys=True)"]
+        env = dict(self.env, PYTHONPATH=f"{REPO}{os.pathsep}{Path(__file__).parent}") if self.fault else self.env
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return self
 

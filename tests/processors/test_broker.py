@@ -259,6 +259,27 @@ async def test_catching_up_after_an_outage_raises_no_false_offline(kafka_bootstr
         ("offline", "open", iso(last.received_at_ms), last.frame_id)]
 
 
+async def test_no_frame_is_skipped_when_the_seek_to_the_committed_offsets_is_slow(kafka_bootstrap, kafka_prefix,
+                                                                                 workers):
+    # A worker taking over a backlog: frames fetched while Faust's recovery awaited the seek to the
+    # committed offsets were dropped from the agent's queue and their offsets committed as a gap
+    # (processors/recovery.py). A slow seek (faults/slow_seek.py) made that happen on every start.
+    topics = topic_names(kafka_prefix)
+    [first] = workers(1)
+    clock = Clock()
+    device = "8800000016"
+    async with Outputs(kafka_bootstrap, topics) as out:
+        await publish(kafka_bootstrap, topics.raw_frames, [env(clock, WATCH.LK_BARE, device, "watch", "a-0")])
+        await out.until({topics.events: 1}, settle_s=0)
+        first.stop()  # a-0 committed: the next worker starts from the backlog
+        backlog = [env(clock, WATCH.LK_BARE, device, "watch", f"b-{n}") for n in range(1, 10_001)]
+        await publish(kafka_bootstrap, topics.raw_frames, backlog)
+        workers(1, fault="slow_seek")
+        got = await out.until({topics.events: 10_001}, timeout_s=60, settle_s=1.0)
+    frame_ids = {record["frame_id"] for _, record in got[topics.events]}
+    assert sorted({f"b-{n}" for n in range(1, 10_001)} - frame_ids) == []
+
+
 async def test_outputs_carry_their_frames_reception_time_so_a_frame_processed_again_gives_the_same_rows(
         kafka_bootstrap, kafka_prefix, workers):
     # The sink stores a record without a device time (this keep-alive's heartbeat and step count) at
