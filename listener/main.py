@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from common import eventloop
 from common.kafka import ensure_topics
 from common.kafka_security import KafkaAccessError
 from common.service import run_until_signal
@@ -30,12 +31,6 @@ async def serve(settings: ListenerSettings, kafka: KafkaSettings, ready: asyncio
 
 def run_listen(settings: ListenerSettings, kafka: KafkaSettings) -> None:
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is optional off Linux
-        run = asyncio.run
-    else:
-        run = uvloop.run
-    try:
-        run(serve(settings, kafka))
+        eventloop.run(serve(settings, kafka))
     except KafkaAccessError as exc:  # wrong credentials or CA: the message says what to fix
         raise SystemExit(f"trackwire listen: {exc}") from None

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from notifier.config import ConfigProblem, NotifyConfig, load_config
 from notifier.settings import NotifierSettings
+from common import eventloop
 from common.settings import ConfigError, KafkaSettings, load
 
 log = logging.getLogger("trackwire.notify")
@@ -37,7 +38,7 @@ def run_notify(config: str | None = None, http_port: int | None = None, bootstra
     notify_config = _config(settings)
     logs.configure("notifier")
     try:
-        asyncio.run(_serve(notify_config, settings, kafka))
+        eventloop.run(_serve(notify_config, settings, kafka))
     except Exception as exc:  # noqa: BLE001 - the message is what the operator needs; the traceback is logged
         raise SystemExit(f"trackwire notify: {exc}") from None
 

@@ -12,6 +12,7 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common import eventloop
 from common.kafka import ensure_topics
 from common.kafka_security import KafkaAccessError, aiokafka_options
 from common.logging import configure
@@ -79,6 +80,7 @@ def run_process(
     except Exception as exc:  # noqa: BLE001 - say what to fix instead of a traceback
         raise SystemExit(f"trackwire process: cannot prepare topics on {kafka.bootstrap_servers}: {exc!r} "
                          "(for a local broker run: bash deploy/local/kafka.sh start)") from None
+    eventloop.install()  # before Faust makes its loops (the worker's and its consumer thread's)
     processor = ProcessorApp(settings, kafka, partitions)
     # override_logging=False: the process keeps common.logging's one format (Faust would install
     # its own colour handler and banner), and no terminal spinner (installed for levels >= WARNING,

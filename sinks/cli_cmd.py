@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import TextIO
 
+from common import eventloop
 from common.settings import KafkaSettings, load
 from sinks.settings import SinkSettings
 
@@ -25,7 +25,7 @@ def run_sink(
                     batch_max_seconds=batch_max_seconds, ttl_days=ttl_days, group_id=group_id, http_port=http_port)
     kafka = load(KafkaSettings, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
     try:
-        asyncio.run(_serve(settings, kafka))
+        eventloop.run(_serve(settings, kafka))
     except Exception as exc:  # noqa: BLE001 - the message is what the operator needs; the traceback is logged
         raise SystemExit(f"trackwire sink: {exc}") from None
 
