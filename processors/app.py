@@ -2,9 +2,10 @@
 processors.pipeline / processors.rules; this module only moves bytes between them and Kafka.
 
 - Agent `decode`: raw-frame messages in batches (`stream.take_events`: up to `batch_max`, or what
-  came within `batch_wait_s`), each through `FrameProcessor.process`; the batch's outputs are sent
-  (keyed by device id) without waiting for each acknowledgement, then each device's state is
-  written to the table once (processors.batching.WriteBehind, `_write_states`), then the batch
+  came within `batch_wait_s`), each through `FrameProcessor.process`; each frame's outputs are sent
+  (keyed by device id) as it is processed, without waiting for each acknowledgement, except that
+  an SOS record is let out before the batch goes on (`_let_alarm_out`); then each device's state
+  is written to the table once (processors.batching.WriteBehind, `_write_states`), then the batch
   is acknowledged.
   Faust commits the acknowledged offsets only after the producer flushed everything sent before,
   outputs and changelog alike, so delivery is at-least-once; every record carries
@@ -17,13 +18,15 @@ processors.pipeline / processors.rules; this module only moves bytes between the
   scan; rebuilt from the table when the partition assignment changes) and lets the pipeline raise
   `offline` or close SOS episodes. Only devices of partitions this worker actively owns are handled,
   and a partition with a backlog is judged at the time of its latest processed frame
-  (deadlines.StreamClock), so catching up after an outage raises no false `offline`.
+  (deadlines.StreamClock), so catching up after an outage raises no false `offline`; a partition
+  just assigned is not judged at all until its first frame is processed or it has nothing to read.
 - HTTP (`http_port`, default 9101): /healthz, /readyz and /metrics (processors.metrics) from
   common.service.HealthApp, started as a Faust service inside the worker's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -49,6 +52,8 @@ log = logging.getLogger("trackwire.processor")
 
 TABLE_NAME = "devices"
 MAX_DUE_PER_TICK = 10_000  # a mass outage raises its offline alerts over several ticks, not in one
+SOS_WAIT_S = 0.05  # longest an SOS record holds up its batch waiting for the broker's acknowledgement
+SOS_WAIT_EVERY_S = 0.01  # at most one such wait per this long
 
 
 def default_app_id(kafka: KafkaSettings) -> str:
@@ -147,6 +152,7 @@ class ProcessorApp:
         self._next_offset: dict[int, int] = {}
         self._lag = 0
         self._agent_running = False
+        self._last_alarm_wait = 0.0
         self.raw_topic = self.app.topic(self.topics.raw_frames, key_type=bytes, value_type=bytes,
                                         key_serializer="raw", value_serializer="raw")
         self.agent = self.app.agent(self.raw_topic, name="decode")(self._decode_agent)
@@ -213,9 +219,15 @@ class ProcessorApp:
             self._agent_running = False
 
     async def _process_batch(self, events: list) -> None:
-        """Process, send, write state; the batch is acknowledged when this returns."""
+        """Process, send, write state; the batch is acknowledged when this returns.
+
+        Each frame's outputs are handed to the producer as the frame is processed. An SOS output
+        goes out at once: the loop is given to the producer's sender before the rest of the batch
+        is processed (a batch of frame batches can hold thousands of frames, milliseconds to
+        seconds of work), so an alarm never waits for the frames behind it."""
         consumer = self.app.consumer
-        outputs: list[tuple[Output, float | None]] = []
+        producer = self.app.producer
+        sos_topic = self.topics.sos
         protocols: Counter[str] = Counter()
         for event in events:
             message = event.message
@@ -226,15 +238,31 @@ class ProcessorApp:
                 protocols[result.protocol or "unknown"] += 1
                 metrics.count_outputs(result)
                 frame_ms = result.received_ms if isinstance(result.received_ms, int) else message_ms
-                outputs += [(out, frame_ms / 1000) for out in result.outputs]
+                alarm = None
+                for out in result.outputs:  # each carries its frame's reception time: see _send
+                    delivery = await producer.send(out.topic, out.key, out.value, None, frame_ms / 1000, None)
+                    if out.topic == sos_topic:
+                        alarm = delivery
+                if alarm is not None:
+                    await self._let_alarm_out(alarm)
             self.clock.observe(message.partition, message.offset, _highwater(consumer, message.tp), frame_ms)
             self._next_offset[message.partition] = message.offset + 1
         # Outputs before state: a crash between the two re-processes the frames from the old state.
-        await self._send(outputs)
         await self._write_states()
         for protocol, n in protocols.items():
             metrics.FRAMES.labels(protocol).inc(n)
         metrics.BATCHES.inc()
+
+    async def _let_alarm_out(self, delivery) -> None:
+        """Wait (at most SOS_WAIT_S) until the broker has the SOS record before processing on: the
+        producer's sender runs only while this loop waits, and the batch's remaining frames would
+        keep it from running. In an SOS storm this waits once per SOS_WAIT_EVERY_S, so the frames
+        of a storm still go out together and the throughput cost stays bounded."""
+        now = time.monotonic()
+        if now - self._last_alarm_wait < SOS_WAIT_EVERY_S:
+            return
+        await asyncio.wait({delivery}, timeout=SOS_WAIT_S)
+        self._last_alarm_wait = time.monotonic()
 
     def _active_partitions(self) -> frozenset[int]:
         raw = self.topics.raw_frames
@@ -302,19 +330,41 @@ class ProcessorApp:
         if (generation, actives) != self._indexed:
             # A rebalance: the table now holds what the changelog says for these partitions.
             self.clock.forget(set(self._indexed[1] if self._indexed else ()) - actives)
+            self.clock.hold(actives)  # each read again from its committed offset
             self._rebuild_index(generation, actives)
+        self._settle_caught_up()
         self._update_lag(actives)
         wall_ms = int(time.time() * 1000)
+        held = []
         for device_id in self.index.pop_due(wall_ms, limit=MAX_DUE_PER_TICK):
             partition = partition_for(device_id.encode(), self.partitions)
             if partition not in actives:
                 continue  # moved to another worker
+            now_ms = self.clock.now(partition, wall_ms)
+            if now_ms is None:  # its partition's backlog not started yet: judged once it is
+                held.append(device_id)
+                continue
             # Not yet due if its partition is still being caught up: it comes back next tick.
-            result = self.pipeline.tick(device_id, self.clock.now(partition, wall_ms))
+            result = self.pipeline.tick(device_id, now_ms)
             self._track(result)
             metrics.count_outputs(result)
             await self._send([(out, None) for out in result.outputs])  # derived now: their own time
             await self._write_states()
+        for device_id in held:
+            self.index.set(device_id, wall_ms)  # due again next tick
+
+    def _settle_caught_up(self) -> None:
+        """Release held partitions that have nothing to process: their committed offset (Faust's,
+        from the seek at assignment) is their end. One with a backlog is released by its first
+        processed message (StreamClock.observe)."""
+        consumer = self.app.consumer
+        committed_offsets = getattr(consumer, "_committed_offset", {})
+        for partition in self.clock.held():
+            tp = TP(self.topics.raw_frames, partition)
+            end = _highwater(consumer, tp)
+            committed = committed_offsets.get(tp)
+            if end == 0 or (end is not None and committed is not None and committed >= end):
+                self.clock.settle(partition)
 
 
 def _http_service(http: HealthApp) -> type[mode.Service]:

@@ -83,22 +83,44 @@ class StreamClock:
     A worker that starts behind (after an outage, or after taking over a partition with a backlog)
     must not declare devices offline whose frames are still waiting in that backlog: while a
     partition has unprocessed messages, its time only advances as its frames are processed.
+
+    A partition just assigned is *held*: its time is unknown until its first message is processed
+    or it is seen to have nothing to process (`settle`). Before this, the timer judged it by the
+    wall clock between the assignment and the first batch, and raised `offline` for a device whose
+    frames were next in the backlog (seen once the recovery waited for its seek, processors/recovery.py).
     """
 
     def __init__(self) -> None:
         self._behind: dict[int, int] = {}  # partition -> time (ms) of the latest frame processed there
+        self._held: set[int] = set()
+
+    def hold(self, partitions: Iterable[int]) -> None:
+        """Partitions (re)assigned: no time for them until `observe` or `settle`."""
+        self._held.update(partitions)
+
+    def settle(self, partition: int) -> None:
+        """The partition has nothing to process: its time is the wall clock."""
+        self._held.discard(partition)
+
+    def held(self) -> frozenset[int]:
+        return frozenset(self._held)
 
     def observe(self, partition: int, offset: int, highwater: int | None, frame_ms: int) -> None:
         """After processing the message at `offset`; `highwater` = the partition's end offset."""
+        self._held.discard(partition)
         if highwater is not None and highwater > offset + 1:
             self._behind[partition] = frame_ms
         else:
             self._behind.pop(partition, None)
 
-    def now(self, partition: int, wall_ms: int) -> int:
+    def now(self, partition: int, wall_ms: int) -> int | None:
+        """None while the partition is held: judge none of its devices yet."""
+        if partition in self._held:
+            return None
         behind = self._behind.get(partition)
         return wall_ms if behind is None else min(wall_ms, behind)
 
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._behind.pop(partition, None)
+            self._held.discard(partition)

@@ -76,3 +76,18 @@ def test_stream_clock_holds_a_partition_at_its_latest_frame_until_it_is_caught_u
     clock.observe(3, offset=1, highwater=9, frame_ms=5)
     clock.forget([3])
     assert clock.now(3, 1_000) == 1_000
+
+
+def test_stream_clock_judges_no_device_of_a_partition_just_assigned_until_it_starts_or_settles():
+    # Between an assignment and the first processed message, the wall clock made a device whose
+    # frames were next in the backlog look offline (the catch-up test saw it once the seek waited).
+    clock = StreamClock()
+    clock.observe(0, offset=3, highwater=4, frame_ms=100)
+    clock.hold([0, 1, 2])
+    assert (clock.now(0, 1_000), clock.now(1, 1_000), clock.now(2, 1_000)) == (None, None, None)
+    assert clock.held() == {0, 1, 2}
+    clock.observe(0, offset=4, highwater=90, frame_ms=500)  # its backlog started
+    clock.settle(1)  # nothing to process there
+    assert (clock.now(0, 1_000), clock.now(1, 1_000), clock.now(2, 1_000)) == (500, 1_000, None)
+    clock.forget([2])
+    assert clock.held() == set() and clock.now(2, 1_000) == 1_000
