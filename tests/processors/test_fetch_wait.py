@@ -37,3 +37,19 @@ def test_the_wait_is_bounded_and_every_record_still_comes_through():
 
 def test_the_default_wait_is_50_ms():
     assert ProcessorSettings().fetch_wait_s == 0.05
+
+
+def test_the_fetch_requests_to_the_broker_wait_at_most_as_long():
+    # Faust creates its aiokafka consumer with fetch_max_wait_ms=1500; a request that went out for
+    # idle partitions alone held new frames back that long (SOS p99 1.6-1.8 s in bench_notify).
+    # The real Faust consumer thread of a real app, its real aiokafka consumer (not started).
+    from common.settings import KafkaSettings
+    from processors.app import ProcessorApp
+
+    app = ProcessorApp(ProcessorSettings(fetch_wait_s=0.02), KafkaSettings(bootstrap_servers="127.0.0.1:1"), 3)
+
+    async def created() -> int:
+        kafka_consumer = app.app.consumer._thread._create_worker_consumer(app.app.transport)
+        return kafka_consumer._fetch_max_wait_ms
+
+    assert asyncio.run(created()) == 20
