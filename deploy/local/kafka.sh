@@ -260,8 +260,12 @@ EOF
 format_storage() {
   [[ -f "$LOG_DIRS/meta.properties" ]] && return
   local cluster_id
-  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | cut -c1-22)
+  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding; never one that starts with "-"
+  # (1 in 64): the storage tool reads it as an option and fails (as Kafka's own Uuid.randomUuid, draw again).
+  cluster_id=-
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | cut -c1-22)
+  done
   local line mechanism
   local -a scram=()
   # SCRAM credentials live in the cluster metadata: the storage tool writes them into its first records.
