@@ -252,6 +252,8 @@ class ProcessorApp:
         producer = self.app.producer
         sos_topic = self.topics.sos
         protocols: Counter[str] = Counter()
+        records: Counter[str] = Counter()
+        dead: Counter[str] = Counter()
         for event in events:
             message = event.message
             message_ms = int(message.timestamp * 1000)
@@ -259,11 +261,13 @@ class ProcessorApp:
             for result in self.pipeline.process_message(event.key, event.value):  # a batch: several frames
                 self._track(result)
                 protocols[result.protocol or "unknown"] += 1
-                metrics.count_outputs(result)
+                if result.dead_reasons:
+                    dead.update(result.dead_reasons)
                 frame_ms = result.received_ms if isinstance(result.received_ms, int) else message_ms
                 alarm = None
                 for out in result.outputs:  # each carries its frame's reception time: see _send
                     delivery = await producer.send(out.topic, out.key, out.value, None, frame_ms / 1000, None)
+                    records[out.topic] += 1
                     if out.topic == sos_topic:
                         alarm = delivery
                 if alarm is not None:
@@ -272,8 +276,7 @@ class ProcessorApp:
             self._next_offset[message.partition] = message.offset + 1
         # Outputs before state: a crash between the two re-processes the frames from the old state.
         await self._write_states()
-        for protocol, n in protocols.items():
-            metrics.FRAMES.labels(protocol).inc(n)
+        metrics.count_totals(protocols, records, dead)
         metrics.BATCHES.inc()
 
     async def _let_alarm_out(self, delivery) -> None:

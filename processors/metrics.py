@@ -7,6 +7,8 @@ it owns right now.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from prometheus_client import Counter, Gauge
 
 from processors.pipeline import DEAD_LETTER_REASONS, Result
@@ -34,3 +36,13 @@ def count_outputs(result: Result) -> None:
         RECORDS.labels(out.topic).inc()
     for reason in result.dead_reasons:
         DEAD_LETTERS.labels(reason).inc()
+
+
+def count_totals(frames: Mapping[str, int], records: Mapping[str, int], dead: Mapping[str, int]) -> None:
+    """A batch's counts at once: a labelled counter's `labels()` per output was 3 % of a worker."""
+    for protocol, n in frames.items():
+        FRAMES.labels(protocol).inc(n)
+    for topic, n in records.items():
+        RECORDS.labels(topic).inc(n)
+    for reason, n in dead.items():
+        DEAD_LETTERS.labels(reason).inc(n)
