@@ -54,7 +54,10 @@ def test_trackwire_run_starts_the_notifier_when_configured(monkeypatch):
     import trackwire.topics_cmd as topics_cmd
 
     started: list[list[str]] = []
-    monkeypatch.setattr(topics_cmd, "run_topics", lambda: None)
+    async def no_topics(_kafka):  # no broker needed (it used to create the default-prefix topics on one)
+        return []
+
+    monkeypatch.setattr(topics_cmd, "ensure_topics", no_topics)
     monkeypatch.setattr(run_cmd, "_spawn", lambda args, *_log: started.append(args) or _Exited())
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # the test process keeps its handlers
     monkeypatch.delenv("TRACKWIRE_NOTIFY_CONFIG", raising=False)
