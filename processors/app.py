@@ -384,7 +384,11 @@ class ProcessorApp:
         from the seek at assignment) is their end. One with a backlog is released by its first
         processed message (StreamClock.observe)."""
         consumer = self.app.consumer
-        committed_offsets = getattr(consumer, "_committed_offset", {})
+        committed_offsets = getattr(consumer, "_committed_offset", None)
+        if committed_offsets is None:  # a Faust without it: no telling, so the wall clock as before
+            for partition in self.clock.held():
+                self.clock.settle(partition)
+            return
         for partition in self.clock.held():
             tp = TP(self.topics.raw_frames, partition)
             end = _highwater(consumer, tp)
