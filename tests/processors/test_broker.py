@@ -259,6 +259,24 @@ async def test_catching_up_after_an_outage_raises_no_false_offline(kafka_bootstr
         ("offline", "open", iso(last.received_at_ms), last.frame_id)]
 
 
+async def test_a_worker_that_takes_over_quiet_partitions_still_raises_offline(kafka_bootstrap, kafka_prefix, workers):
+    # A newly assigned partition is held (no device judged) until its first frame or until it has
+    # nothing to read (processors/deadlines.StreamClock); this one has nothing: the device that went
+    # quiet before the takeover must still be reported offline by the new worker.
+    topics = topic_names(kafka_prefix)
+    [first] = workers(1, offline_after_s=3)
+    clock = Clock()
+    device = "8800000017"
+    async with Outputs(kafka_bootstrap, topics) as out:
+        frame = env(clock, WATCH.LK_BARE, device, "watch", "q-1")
+        await publish(kafka_bootstrap, topics.raw_frames, [frame])
+        await out.until({topics.events: 1}, settle_s=0)
+        first.stop()  # before the device's 3 s are up: the next worker has to notice
+        workers(1, offline_after_s=3)
+        got = await out.until({topics.alerts: 1}, timeout_s=30, settle_s=0.5)
+    assert [(r["alarm"], r["state"], r["frame_id"]) for _, r in got[topics.alerts]] == [("offline", "open", "q-1")]
+
+
 async def test_no_frame_is_skipped_when_the_seek_to_the_committed_offsets_is_slow(kafka_bootstrap, kafka_prefix,
                                                                                  workers):
     # A worker taking over a backlog: frames fetched while Faust's recovery awaited the seek to the
