@@ -41,6 +41,7 @@ from common.kafka_security import faust_credentials
 from common.service import HealthApp
 from common.settings import KafkaSettings
 from processors import metrics
+from processors.alarm_gate import AlarmGate
 from processors.batching import WriteBehind
 from processors.deadlines import DeadlineIndex, StreamClock
 from processors.recovery import SeekFirstTableManager
@@ -53,7 +54,6 @@ log = logging.getLogger("trackwire.processor")
 TABLE_NAME = "devices"
 MAX_DUE_PER_TICK = 10_000  # a mass outage raises its offline alerts over several ticks, not in one
 SOS_WAIT_S = 0.05  # longest an SOS record holds up its batch waiting for the broker's acknowledgement
-SOS_WAIT_EVERY_S = 0.01  # at most one such wait per this long
 
 
 def default_app_id(kafka: KafkaSettings) -> str:
@@ -175,7 +175,7 @@ class ProcessorApp:
         self._next_offset: dict[int, int] = {}
         self._lag = 0
         self._agent_running = False
-        self._last_alarm_wait = 0.0
+        self.alarm_gate = AlarmGate(max_wait_s=SOS_WAIT_S)
         self.raw_topic = self.app.topic(self.topics.raw_frames, key_type=bytes, value_type=bytes,
                                         key_serializer="raw", value_serializer="raw")
         self.agent = self.app.agent(self.raw_topic, name="decode")(self._decode_agent)
@@ -282,13 +282,14 @@ class ProcessorApp:
     async def _let_alarm_out(self, delivery) -> None:
         """Wait (at most SOS_WAIT_S) until the broker has the SOS record before processing on: the
         producer's sender runs only while this loop waits, and the batch's remaining frames would
-        keep it from running. In an SOS storm this waits once per SOS_WAIT_EVERY_S, so the frames
-        of a storm still go out together and the throughput cost stays bounded."""
-        now = time.monotonic()
-        if now - self._last_alarm_wait < SOS_WAIT_EVERY_S:
+        keep it from running. In an SOS storm the gate (processors/alarm_gate.py) spaces the waits,
+        so the storm's records still go out together and waiting takes at most half of the time."""
+        wait_s = self.alarm_gate.wait_s()
+        if wait_s is None:
             return
-        await asyncio.wait({delivery}, timeout=SOS_WAIT_S)
-        self._last_alarm_wait = time.monotonic()
+        started = self.alarm_gate.now()
+        await asyncio.wait({delivery}, timeout=wait_s)
+        self.alarm_gate.waited(started)
 
     def _active_partitions(self) -> frozenset[int]:
         raw = self.topics.raw_frames
